@@ -1,0 +1,107 @@
+/*
+ * dispatch.c -- reads the CPU once and picks the kernel table.
+ * RNNFAST_ARCH=baseline|avx2|avx512 forces a path (if the CPU has it).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels/kernels.h"
+#include "rnnfast.h"
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+static const rnf_kernels *const rnf_all_kernels[] = {
+#ifdef RNF_HAVE_X86_KERNELS
+    &rnf_kernels_avx512,
+    &rnf_kernels_avx2,
+#endif
+    &rnf_kernels_baseline,
+};
+enum { RNF_NKERNELS = sizeof(rnf_all_kernels) / sizeof(rnf_all_kernels[0]) };
+
+static int cpu_has(const rnf_kernels *k)
+{
+#if defined(RNF_HAVE_X86_KERNELS) && (defined(__GNUC__) || defined(__clang__))
+    __builtin_cpu_init();
+    if (k == &rnf_kernels_avx512)
+        return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+               __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq") &&
+               __builtin_cpu_supports("fma");
+    if (k == &rnf_kernels_avx2)
+        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#endif
+    return k == &rnf_kernels_baseline;
+}
+
+static const rnf_kernels *find(const char *name)
+{
+    for (int i = 0; i < RNF_NKERNELS; ++i)
+        if (strcmp(rnf_all_kernels[i]->name, name) == 0) return rnf_all_kernels[i];
+    return NULL;
+}
+
+static const rnf_kernels *detect(void)
+{
+    const char *forced = getenv("RNNFAST_ARCH");
+    if (forced && *forced) {
+        const rnf_kernels *k = find(forced);
+        if (k && cpu_has(k)) return k;
+    }
+    for (int i = 0; i < RNF_NKERNELS; ++i)
+        if (cpu_has(rnf_all_kernels[i])) return rnf_all_kernels[i];
+    return &rnf_kernels_baseline;
+}
+
+static const rnf_kernels *active;
+
+const rnf_kernels *rnf_active_kernels(void)
+{
+    const rnf_kernels *k = __atomic_load_n(&active, __ATOMIC_ACQUIRE);
+    if (!k) {
+        k = detect(); /* every racing caller computes the same answer */
+        __atomic_store_n(&active, k, __ATOMIC_RELEASE);
+    }
+    return k;
+}
+
+const char *rnf_arch_name(void) { return rnf_active_kernels()->name; }
+
+int rnf_arch_supported(const char *name)
+{
+    const rnf_kernels *k = name ? find(name) : NULL;
+    return k != NULL && cpu_has(k);
+}
+
+int rnf_set_arch(const char *name)
+{
+    const rnf_kernels *k = name ? find(name) : NULL;
+    if (!k) return -1;
+    if (!cpu_has(k)) return -2;
+    __atomic_store_n(&active, k, __ATOMIC_RELEASE);
+    return 0;
+}
+
+int rnf_openmp_enabled(void)
+{
+#ifdef _OPENMP
+    return 1;
+#else
+    return 0;
+#endif
+}
+
+int rnf_max_threads(void)
+{
+#ifdef _OPENMP
+    return omp_get_max_threads();
+#else
+    return 1;
+#endif
+}
+
+#ifndef RNF_BUILD_FLAGS
+#define RNF_BUILD_FLAGS "unknown"
+#endif
+const char *rnf_build_flags(void) { return RNF_BUILD_FLAGS; }

@@ -1,0 +1,117 @@
+/*
+ * rnnfast.h -- the one C header the Cython layer sees.
+ *
+ * A call is described by an rnf_desc. The caller asks rnf_query() how many
+ * bytes of workspace and tape the call needs, allocates them, and passes them
+ * in. Kernels never allocate and never abort: every entry point returns an
+ * rnf_status.
+ *
+ * Shapes use these letters: T steps, B batch rows, I input features, H hidden
+ * units, G gates (4 LSTM, 3 GRU, 1 RNN). All arrays are C-contiguous, of the
+ * descriptor's dtype (float or double), except seq_lengths (int64_t).
+ * Weight layout is PyTorch's: gate blocks stacked along the rows.
+ */
+#ifndef RNNFAST_H
+#define RNNFAST_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum { RNF_CELL_LSTM = 0, RNF_CELL_GRU = 1, RNF_CELL_RNN = 2 } rnf_cell;
+typedef enum { RNF_F32 = 0, RNF_F64 = 1 } rnf_dtype;
+typedef enum {
+    RNF_ACT_SIGMOID = 0,
+    RNF_ACT_HARD_SIGMOID = 1, /* clip(0.2 x + 0.5, 0, 1) */
+    RNF_ACT_TANH = 2,
+    RNF_ACT_RELU = 3,
+    RNF_ACT_IDENTITY = 4
+} rnf_act;
+
+typedef enum {
+    RNF_OK = 0,
+    RNF_ERR_DESC = 1,      /* descriptor field out of range */
+    RNF_ERR_OVERFLOW = 2,  /* a size does not fit in size_t */
+    RNF_ERR_WORKSPACE = 3, /* workspace smaller than rnf_query asked for */
+    RNF_ERR_TAPE = 4,      /* tape smaller than rnf_query asked for */
+    RNF_ERR_NULL = 5,      /* a required pointer is NULL */
+    RNF_ERR_LENGTHS = 6    /* a seq_lengths entry is outside [0, T] */
+} rnf_status;
+
+typedef struct {
+    int cell;                /* rnf_cell */
+    int dtype;               /* rnf_dtype */
+    int64_t steps, batch;    /* T, B: all sizes >= 0 */
+    int64_t input_size;      /* I */
+    int64_t hidden_size;     /* H */
+    int reverse;             /* read each sequence from its last valid step down */
+    int peephole;            /* LSTM only: peephole weights given */
+    int linear_before_reset; /* GRU only */
+    int training;            /* forward writes the tape that backward reads */
+    double clip;             /* > 0: clamp gate pre-activations to [-clip, clip]; 0: off */
+    int act[3];              /* LSTM f,g,h; GRU f,g; RNN act[0] (rnf_act) */
+    int nthreads;            /* >= 1; threads of the one OpenMP region */
+} rnf_desc;
+
+typedef struct {
+    const void *x;              /* [T, B, I] */
+    const void *w_ih;           /* [G*H, I] */
+    const void *w_hh;           /* [G*H, H] */
+    const void *b_ih;           /* [G*H] or NULL (zero) */
+    const void *b_hh;           /* [G*H] or NULL (zero) */
+    const void *h0;             /* [B, H] or NULL (zero) */
+    const void *c0;             /* [B, H] or NULL (zero); LSTM only */
+    const void *peephole;       /* [3, H] rows i, f, o; LSTM with desc.peephole */
+    const int64_t *seq_lengths; /* [B] in [0, T], or NULL (all T) */
+    void *y;                    /* out [T, B, H]; 0 at padded steps */
+    void *h_n;                  /* out [B, H] */
+    void *c_n;                  /* out [B, H]; LSTM only, else may be NULL */
+} rnf_fwd_args;
+
+typedef struct {
+    const void *x;              /* [T, B, I], the forward input */
+    const void *w_ih;           /* [G*H, I] */
+    const void *w_hh;           /* [G*H, H] */
+    const void *peephole;       /* [3, H] or NULL */
+    const int64_t *seq_lengths; /* [B] or NULL, as in forward */
+    const void *dy;             /* [T, B, H] or NULL (zero) */
+    const void *dh_n;           /* [B, H] or NULL (zero) */
+    const void *dc_n;           /* [B, H] or NULL (zero); LSTM only */
+    void *dx;                   /* out [T, B, I] */
+    void *dw_ih;                /* out [G*H, I] */
+    void *dw_hh;                /* out [G*H, H] */
+    void *db_ih;                /* out [G*H] */
+    void *db_hh;                /* out [G*H] */
+    void *dh0;                  /* out [B, H] */
+    void *dc0;                  /* out [B, H]; LSTM only, else may be NULL */
+    void *dpeephole;            /* out [3, H]; LSTM with desc.peephole, else may be NULL */
+} rnf_bwd_args;
+
+/* Bytes of workspace for forward and backward, and of tape (0 unless training). */
+rnf_status rnf_query(const rnf_desc *d, size_t *fwd_workspace, size_t *bwd_workspace,
+                     size_t *tape);
+
+/* Forward through all steps. tape may be NULL when !d->training. */
+rnf_status rnf_forward(const rnf_desc *d, const rnf_fwd_args *a, void *workspace,
+                       size_t workspace_bytes, void *tape, size_t tape_bytes);
+
+/* Backward through time, reading the tape a training forward of the same
+ * descriptor wrote. Every output is overwritten (never accumulated into). */
+rnf_status rnf_backward(const rnf_desc *d, const rnf_bwd_args *a, void *workspace,
+                        size_t workspace_bytes, const void *tape, size_t tape_bytes);
+
+/* Run-time configuration. */
+const char *rnf_arch_name(void);      /* kernel path in use: "avx512", "avx2", "baseline" */
+int rnf_set_arch(const char *name);   /* 0 ok, -1 unknown, -2 not supported by this CPU */
+int rnf_arch_supported(const char *name);
+int rnf_openmp_enabled(void);         /* 1 if built with OpenMP */
+int rnf_max_threads(void);            /* omp_get_max_threads(), or 1 */
+const char *rnf_build_flags(void);    /* C flags the library was compiled with */
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* RNNFAST_H */

@@ -1,0 +1,128 @@
+/* layout.c -- descriptor checks and the overflow-checked buffer layout. */
+#include "layout.h"
+
+#include <math.h>
+
+int rnf_gates(int cell) { return cell == RNF_CELL_LSTM ? 4 : (cell == RNF_CELL_GRU ? 3 : 1); }
+
+rnf_status rnf_check_desc(const rnf_desc *d)
+{
+    if (!d) return RNF_ERR_NULL;
+    if (d->cell < RNF_CELL_LSTM || d->cell > RNF_CELL_RNN) return RNF_ERR_DESC;
+    if (d->dtype != RNF_F32 && d->dtype != RNF_F64) return RNF_ERR_DESC;
+    if (d->steps < 0 || d->batch < 0 || d->input_size < 0 || d->hidden_size < 0)
+        return RNF_ERR_DESC;
+    if (d->nthreads < 1) return RNF_ERR_DESC;
+    if (!(d->clip >= 0) || isinf(d->clip)) return RNF_ERR_DESC; /* NaN fails too */
+    if (d->peephole && d->cell != RNF_CELL_LSTM) return RNF_ERR_DESC;
+    for (int k = 0; k < 3; ++k)
+        if (d->act[k] < RNF_ACT_SIGMOID || d->act[k] > RNF_ACT_IDENTITY) return RNF_ERR_DESC;
+    return RNF_OK;
+}
+
+typedef struct {
+    size_t off;
+    int overflow;
+} rnf_cursor;
+
+static size_t mul3(size_t a, size_t b, size_t c, int *overflow)
+{
+    size_t ab, abc;
+    if (__builtin_mul_overflow(a, b, &ab) || __builtin_mul_overflow(ab, c, &abc)) {
+        *overflow = 1;
+        return 0;
+    }
+    return abc;
+}
+
+/* Reserve n elements of size es at the next aligned offset; returns it. */
+static size_t take(rnf_cursor *cur, size_t n, size_t es)
+{
+    const size_t at = cur->off;
+    size_t bytes, end;
+    if (__builtin_mul_overflow(n, es, &bytes) || __builtin_add_overflow(at, bytes, &end) ||
+        __builtin_add_overflow(end, (size_t)RNF_ALIGN - 1, &end)) {
+        cur->overflow = 1;
+        return 0;
+    }
+    cur->off = end & ~(size_t)(RNF_ALIGN - 1);
+    return at;
+}
+
+static size_t finish(rnf_cursor *cur)
+{
+    size_t total;
+    if (__builtin_add_overflow(cur->off, (size_t)RNF_ALIGN, &total)) cur->overflow = 1;
+    return total; /* slack to align the caller's base pointer */
+}
+
+rnf_status rnf_make_layout(const rnf_desc *d, rnf_layout *L)
+{
+    rnf_status st = rnf_check_desc(d);
+    if (st != RNF_OK) return st;
+    const size_t es = d->dtype == RNF_F32 ? sizeof(float) : sizeof(double);
+    const int lstm = d->cell == RNF_CELL_LSTM, gru = d->cell == RNF_CELL_GRU;
+    const int lbr = gru && d->linear_before_reset, orig_gru = gru && !d->linear_before_reset;
+    int ovf = 0;
+    const size_t T = (size_t)d->steps, B = (size_t)d->batch;
+    const size_t I = (size_t)d->input_size, H = (size_t)d->hidden_size;
+    const size_t GH = mul3((size_t)rnf_gates(d->cell), H, 1, &ovf);
+    const size_t TBGH = mul3(T, B, GH, &ovf), TBH = mul3(T, B, H, &ovf);
+    const size_t BGH = mul3(B, GH, 1, &ovf), BH = mul3(B, H, 1, &ovf);
+    const size_t T1 = T + 1; /* T < 2^63 */
+
+    rnf_cursor f = {0, ovf};
+    L->wih_t = take(&f, mul3(I, GH, 1, &f.overflow), es);
+    L->whh_t = take(&f, mul3(H, GH, 1, &f.overflow), es);
+    L->bias_x = take(&f, GH, es);
+    L->bias_hn = take(&f, lbr ? H : 0, es);
+    L->xw = take(&f, d->training ? 0 : TBGH, es);
+    L->hw = take(&f, BGH, es);
+    for (int k = 0; k < 2; ++k) {
+        L->h[k] = take(&f, BH, es);
+        L->c[k] = take(&f, lstm ? BH : 0, es);
+    }
+    L->rh = take(&f, orig_gru ? BH : 0, es);
+    L->perm = take(&f, B, sizeof(int64_t));
+    L->plen = take(&f, B, sizeof(int64_t));
+    L->count = take(&f, T1, sizeof(int64_t));
+    L->fwd_ws = finish(&f);
+
+    rnf_cursor t = {0, ovf};
+    const int tr = d->training;
+    L->t_gates = take(&t, tr ? TBGH : 0, es);
+    L->t_hprev = take(&t, tr ? TBH : 0, es);
+    L->t_cprev = take(&t, tr && lstm ? TBH : 0, es);
+    L->t_hn = take(&t, tr && lbr ? TBH : 0, es);
+    L->tape = tr ? finish(&t) : 0;
+
+    rnf_cursor b = {0, ovf};
+    L->dgi = take(&b, TBGH, es);
+    L->dgh = take(&b, lbr ? TBGH : 0, es);
+    L->rh_all = take(&b, orig_gru ? TBH : 0, es);
+    for (int k = 0; k < 2; ++k) {
+        L->dgs[k] = take(&b, BGH, es);
+        L->dh[k] = take(&b, BH, es);
+        L->dc[k] = take(&b, lstm ? BH : 0, es);
+    }
+    L->drh = take(&b, orig_gru ? BH : 0, es);
+    L->bperm = take(&b, B, sizeof(int64_t));
+    L->bplen = take(&b, B, sizeof(int64_t));
+    L->bcount = take(&b, T1, sizeof(int64_t));
+    L->bwd_ws = finish(&b);
+
+    if (f.overflow || t.overflow || b.overflow) return RNF_ERR_OVERFLOW;
+    return RNF_OK;
+}
+
+rnf_status rnf_query(const rnf_desc *d, size_t *fwd_workspace, size_t *bwd_workspace,
+                     size_t *tape)
+{
+    rnf_layout L;
+    const rnf_status st = rnf_make_layout(d, &L);
+    if (st != RNF_OK) return st;
+    if (fwd_workspace) *fwd_workspace = L.fwd_ws;
+    if (bwd_workspace) *bwd_workspace = L.bwd_ws;
+    if (tape) *tape = L.tape;
+    return RNF_OK;
+}

@@ -1,0 +1,38 @@
+/*
+ * layout.h -- where each buffer lives inside the caller's workspace and tape.
+ * Offsets are from a 64-byte aligned base; the sizes rnf_query reports add the
+ * slack needed to align any base pointer. Every size is overflow-checked.
+ */
+#ifndef RNF_LAYOUT_H
+#define RNF_LAYOUT_H
+#include <stddef.h>
+#include <stdint.h>
+
+#include "rnnfast.h"
+
+enum { RNF_ALIGN = 64 };
+
+typedef struct {
+    /* forward workspace */
+    size_t wih_t, whh_t, bias_x, bias_hn, xw, hw, h[2], c[2], rh, perm, plen, count;
+    size_t fwd_ws;
+    /* tape */
+    size_t t_gates, t_hprev, t_cprev, t_hn;
+    size_t tape;
+    /* backward workspace (perm, plen, count as in forward, own offsets) */
+    size_t dgi, dgh, rh_all, dgs[2], dh[2], dc[2], drh, bperm, bplen, bcount;
+    size_t bwd_ws;
+} rnf_layout;
+
+int rnf_gates(int cell);
+rnf_status rnf_check_desc(const rnf_desc *d);
+rnf_status rnf_make_layout(const rnf_desc *d, rnf_layout *L);
+
+/* Round p up to RNF_ALIGN. */
+static inline char *rnf_align_ptr(void *p)
+{
+    uintptr_t u = (uintptr_t)p;
+    return (char *)((u + RNF_ALIGN - 1) & ~(uintptr_t)(RNF_ALIGN - 1));
+}
+
+#endif

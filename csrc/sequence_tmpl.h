@@ -1,0 +1,335 @@
+/*
+ * sequence_tmpl.h -- the one sequence driver, forward and backward through
+ * time, for LSTM, GRU and RNN. Included once per dtype by sequence.c.
+ *
+ * Batch rows are handled in "physical" order: sorted by length, longest
+ * first (stable), so the rows still running at step s are the prefix
+ * [0, nact(s)) and the recurrent products skip finished rows. Tape and the
+ * gradient matrices stay in the caller's (t, b) order so the weight
+ * gradients are single big products over all T*B rows.
+ *
+ * Threads: one OpenMP region per call. Each thread owns the hidden units
+ * [j0, j1) -- the matching columns of every gate -- for the whole call, and
+ * a step ends with one barrier (two for the original GRU). Every output
+ * element is computed by one thread in a fixed order, so the bits do not
+ * depend on the thread count.
+ */
+#define FN(name) RNF_CAT(RNF_CAT(name, _), SFX)
+#define CELLP FN(rnf_cellp)
+
+static void FN(gemm)(int64_t M, int64_t N, int64_t K, const REAL *A, int64_t a_rs,
+                     int64_t a_cs, const REAL *B, int64_t ldb, REAL *C, int64_t ldc, int acc)
+{
+    if (M > 0 && N > 0) RNF_GEMM(rnf_active_kernels())(M, N, K, A, a_rs, a_cs, B, ldb, C, ldc, acc);
+}
+
+/* Time index of step s for a row of length len. */
+static inline int64_t FN(time_of)(int reverse, int64_t len, int64_t s)
+{
+    return reverse ? len - 1 - s : s;
+}
+
+static void FN(set_cellp)(CELLP *cp, const rnf_desc *d, const void *peephole)
+{
+    for (int k = 0; k < 3; ++k) cp->act[k] = d->act[k];
+    cp->clip = (REAL)d->clip;
+    cp->peephole = d->peephole ? (const REAL *)peephole : NULL;
+}
+
+static rnf_status FN(rnf_forward)(const rnf_desc *d, const rnf_fwd_args *a, void *workspace,
+                           size_t ws_bytes, void *tape, size_t tape_bytes)
+{
+    rnf_layout L;
+    rnf_status st = rnf_make_layout(d, &L);
+    if (st != RNF_OK) return st;
+    if (ws_bytes < L.fwd_ws) return RNF_ERR_WORKSPACE;
+    if (d->training && tape_bytes < L.tape) return RNF_ERR_TAPE;
+    const int lstm = d->cell == RNF_CELL_LSTM, gru = d->cell == RNF_CELL_GRU;
+    const int lbr = gru && d->linear_before_reset, orig_gru = gru && !d->linear_before_reset;
+    if (!a || !workspace || (d->training && !tape) || !a->h_n || (lstm && !a->c_n) ||
+        (d->peephole && !a->peephole))
+        return RNF_ERR_NULL;
+    const int64_t T = d->steps, B = d->batch, I = d->input_size, H = d->hidden_size;
+    const int64_t G = rnf_gates(d->cell), GH = G * H;
+    if (T > 0 && B > 0 && (I > 0 || H > 0) && (!a->x || !a->y)) return RNF_ERR_NULL;
+    if (GH > 0 && ((I > 0 && !a->w_ih) || (H > 0 && !a->w_hh))) return RNF_ERR_NULL;
+
+    char *ws = rnf_align_ptr(workspace);
+    char *tp = d->training ? rnf_align_ptr(tape) : NULL;
+    int64_t *perm = (int64_t *)(ws + L.perm), *plen = (int64_t *)(ws + L.plen);
+    st = rnf_sort_rows(T, B, a->seq_lengths, perm, plen, (int64_t *)(ws + L.count));
+    if (st != RNF_OK) return st;
+
+    const REAL *x = a->x, *w_ih = a->w_ih, *w_hh = a->w_hh;
+    const REAL *b_ih = a->b_ih, *b_hh = a->b_hh, *h0 = a->h0, *c0 = a->c0;
+    REAL *y = a->y, *h_n = a->h_n, *c_n = a->c_n;
+    REAL *wih_t = (REAL *)(ws + L.wih_t), *whh_t = (REAL *)(ws + L.whh_t);
+    REAL *bias_x = (REAL *)(ws + L.bias_x), *bias_hn = (REAL *)(ws + L.bias_hn);
+    REAL *xw = d->training ? (REAL *)(tp + L.t_gates) : (REAL *)(ws + L.xw);
+    REAL *hw = (REAL *)(ws + L.hw), *rh = (REAL *)(ws + L.rh);
+    REAL *hbuf[2] = {(REAL *)(ws + L.h[0]), (REAL *)(ws + L.h[1])};
+    REAL *cbuf[2] = {(REAL *)(ws + L.c[0]), (REAL *)(ws + L.c[1])};
+    REAL *t_hprev = d->training ? (REAL *)(tp + L.t_hprev) : NULL;
+    REAL *t_cprev = d->training && lstm ? (REAL *)(tp + L.t_cprev) : NULL;
+    REAL *t_hn = d->training && lbr ? (REAL *)(tp + L.t_hn) : NULL;
+    CELLP cp;
+    FN(set_cellp)(&cp, d, a->peephole);
+    const int64_t TB = T * B;
+
+#pragma omp parallel num_threads(d->nthreads)
+    {
+        const int tid = rnf_thread_id(), nth = rnf_thread_count();
+        int64_t lo, hi;
+
+        /* Pack the weights transposed ([K, G*H]) and fold the biases. */
+        rnf_split(I, nth, tid, &lo, &hi);
+        for (int64_t k = lo; k < hi; ++k)
+            for (int64_t g = 0; g < GH; ++g) wih_t[k * GH + g] = w_ih[g * I + k];
+        rnf_split(H, nth, tid, &lo, &hi);
+        for (int64_t k = lo; k < hi; ++k)
+            for (int64_t g = 0; g < GH; ++g) whh_t[k * GH + g] = w_hh[g * H + k];
+        rnf_split(GH, nth, tid, &lo, &hi);
+        for (int64_t g = lo; g < hi; ++g) {
+            const int hh_in_x = !(lbr && g >= 2 * H); /* lbr keeps b_hn apart, under r */
+            bias_x[g] = (b_ih ? b_ih[g] : 0) + (b_hh && hh_in_x ? b_hh[g] : 0);
+            if (!hh_in_x) bias_hn[g - 2 * H] = b_hh ? b_hh[g] : 0;
+        }
+#pragma omp barrier
+        /* Input projection for all T*B rows: xw = bias + x . W_ih^T. */
+        rnf_split(TB, nth, tid, &lo, &hi);
+        for (int64_t m = lo; m < hi; ++m)
+            for (int64_t g = 0; g < GH; ++g) xw[m * GH + g] = bias_x[g];
+        FN(gemm)(hi - lo, GH, I, x + lo * I, I, 1, wih_t, GH, xw + lo * GH, GH, 1);
+
+        int64_t j0, j1;
+        rnf_split(H, nth, tid, &j0, &j1);
+        for (int64_t p = 0; p < B; ++p)
+            for (int64_t j = j0; j < j1; ++j) {
+                hbuf[0][p * H + j] = h0 ? h0[perm[p] * H + j] : 0;
+                if (lstm) cbuf[0][p * H + j] = c0 ? c0[perm[p] * H + j] : 0;
+            }
+#pragma omp barrier
+        int cur = 0;
+        int64_t nact = B;
+        for (int64_t s = 0; s < T; ++s) {
+            while (nact > 0 && plen[nact - 1] <= s) --nact;
+            const REAL *hc = hbuf[cur], *cc = cbuf[cur];
+            REAL *hnx = hbuf[cur ^ 1], *cnx = cbuf[cur ^ 1];
+            if (nact > 0) {
+                for (int64_t g = 0; g < (orig_gru ? 2 : G); ++g)
+                    FN(gemm)(nact, j1 - j0, H, hc, H, 1, whh_t + g * H + j0, GH,
+                             hw + g * H + j0, GH, 0);
+                if (orig_gru) {
+                    for (int64_t p = 0; p < nact; ++p) {
+                        const int64_t b = perm[p], t = FN(time_of)(d->reverse, plen[p], s);
+                        FN(gru_rz_fwd)(&cp, H, j0, j1, xw + (t * B + b) * GH, hw + p * GH,
+                                       hc + p * H, rh + p * H,
+                                       d->training ? xw + (t * B + b) * GH : NULL);
+                    }
+#pragma omp barrier
+                    FN(gemm)(nact, j1 - j0, H, rh, H, 1, whh_t + 2 * H + j0, GH,
+                             hw + 2 * H + j0, GH, 0);
+                }
+                for (int64_t p = 0; p < nact; ++p) {
+                    const int64_t b = perm[p], t = FN(time_of)(d->reverse, plen[p], s);
+                    const int64_t tb = t * B + b;
+                    REAL *zt = d->training ? xw + tb * GH : NULL;
+                    if (t_hprev)
+                        for (int64_t j = j0; j < j1; ++j) t_hprev[tb * H + j] = hc[p * H + j];
+                    if (t_cprev)
+                        for (int64_t j = j0; j < j1; ++j) t_cprev[tb * H + j] = cc[p * H + j];
+                    if (lstm)
+                        FN(lstm_fwd)(&cp, H, j0, j1, xw + tb * GH, hw + p * GH, hc + p * H,
+                                     cc + p * H, hnx + p * H, cnx + p * H, y + tb * H, zt);
+                    else if (lbr)
+                        FN(gru_lbr_fwd)(&cp, H, j0, j1, xw + tb * GH, hw + p * GH, bias_hn,
+                                        hc + p * H, hnx + p * H, y + tb * H, zt,
+                                        t_hn ? t_hn + tb * H : NULL);
+                    else if (orig_gru)
+                        FN(gru_n_fwd)(&cp, H, j0, j1, xw + tb * GH, hw + p * GH, hc + p * H,
+                                      hnx + p * H, y + tb * H, zt);
+                    else
+                        FN(rnn_fwd)(&cp, j0, j1, xw + tb * GH, hw + p * GH, hnx + p * H,
+                                    y + tb * H, zt);
+                }
+            }
+            /* Finished rows: state carries over; their step-s slot is padding. */
+            for (int64_t p = nact; p < B; ++p) {
+                const int64_t tb = s * B + perm[p];
+                for (int64_t j = j0; j < j1; ++j) {
+                    hnx[p * H + j] = hc[p * H + j];
+                    if (lstm) cnx[p * H + j] = cc[p * H + j];
+                    y[tb * H + j] = 0;
+                    if (t_hprev) t_hprev[tb * H + j] = 0;
+                    if (t_cprev) t_cprev[tb * H + j] = 0;
+                    if (t_hn) t_hn[tb * H + j] = 0;
+                    if (d->training)
+                        for (int64_t g = 0; g < G; ++g) xw[tb * GH + g * H + j] = 0;
+                }
+            }
+            cur ^= 1;
+            if (nact > 0) {
+#pragma omp barrier
+            }
+        }
+        for (int64_t p = 0; p < B; ++p)
+            for (int64_t j = j0; j < j1; ++j) {
+                h_n[perm[p] * H + j] = hbuf[cur][p * H + j];
+                if (lstm) c_n[perm[p] * H + j] = cbuf[cur][p * H + j];
+            }
+    }
+    return RNF_OK;
+}
+
+/* Sum the rows of a [M, N] matrix into v[N], columns [lo, hi), rows in order. */
+static void FN(colsum)(int64_t M, int64_t N, const REAL *A, REAL *v, int64_t lo, int64_t hi)
+{
+    for (int64_t n = lo; n < hi; ++n) v[n] = 0;
+    for (int64_t m = 0; m < M; ++m)
+        for (int64_t n = lo; n < hi; ++n) v[n] += A[m * N + n];
+}
+
+static rnf_status FN(rnf_backward)(const rnf_desc *d, const rnf_bwd_args *a, void *workspace,
+                            size_t ws_bytes, const void *tape, size_t tape_bytes)
+{
+    rnf_layout L;
+    rnf_status st = rnf_make_layout(d, &L);
+    if (st != RNF_OK) return st;
+    if (!d->training) return RNF_ERR_DESC;
+    if (ws_bytes < L.bwd_ws) return RNF_ERR_WORKSPACE;
+    if (tape_bytes < L.tape) return RNF_ERR_TAPE;
+    const int lstm = d->cell == RNF_CELL_LSTM, gru = d->cell == RNF_CELL_GRU;
+    const int lbr = gru && d->linear_before_reset, orig_gru = gru && !d->linear_before_reset;
+    if (!a || !workspace || !tape || !a->dh0 || !a->db_ih || !a->db_hh ||
+        (lstm && !a->dc0) || (d->peephole && (!a->peephole || !a->dpeephole)))
+        return RNF_ERR_NULL;
+    const int64_t T = d->steps, B = d->batch, I = d->input_size, H = d->hidden_size;
+    const int64_t G = rnf_gates(d->cell), GH = G * H;
+    if (T > 0 && B > 0 && (I > 0 || H > 0) && (!a->x || !a->dx)) return RNF_ERR_NULL;
+    if (GH > 0 && ((I > 0 && (!a->w_ih || !a->dw_ih)) || (H > 0 && (!a->w_hh || !a->dw_hh))))
+        return RNF_ERR_NULL;
+
+    char *ws = rnf_align_ptr(workspace);
+    const char *tp = rnf_align_ptr((void *)tape);
+    int64_t *perm = (int64_t *)(ws + L.bperm), *plen = (int64_t *)(ws + L.bplen);
+    st = rnf_sort_rows(T, B, a->seq_lengths, perm, plen, (int64_t *)(ws + L.bcount));
+    if (st != RNF_OK) return st;
+
+    const REAL *x = a->x, *w_ih = a->w_ih, *w_hh = a->w_hh;
+    const REAL *dy = a->dy, *dh_n = a->dh_n, *dc_n = a->dc_n;
+    REAL *dx = a->dx, *dw_ih = a->dw_ih, *dw_hh = a->dw_hh, *db_ih = a->db_ih, *db_hh = a->db_hh;
+    REAL *dh0 = a->dh0, *dc0 = a->dc0, *dpeep = d->peephole ? (REAL *)a->dpeephole : NULL;
+    const REAL *zt_all = (const REAL *)(tp + L.t_gates);
+    const REAL *hprev = (const REAL *)(tp + L.t_hprev);
+    const REAL *cprev = (const REAL *)(tp + L.t_cprev), *thn = (const REAL *)(tp + L.t_hn);
+    REAL *dgi = (REAL *)(ws + L.dgi), *dgh = lbr ? (REAL *)(ws + L.dgh) : dgi;
+    REAL *rh_all = (REAL *)(ws + L.rh_all), *drh = (REAL *)(ws + L.drh);
+    REAL *dgs[2] = {(REAL *)(ws + L.dgs[0]), (REAL *)(ws + L.dgs[1])};
+    REAL *dhb[2] = {(REAL *)(ws + L.dh[0]), (REAL *)(ws + L.dh[1])};
+    REAL *dcb[2] = {(REAL *)(ws + L.dc[0]), (REAL *)(ws + L.dc[1])};
+    CELLP cp;
+    FN(set_cellp)(&cp, d, a->peephole);
+    const int64_t TB = T * B;
+    /* Rows of W_hh the per-step product dh_prev += dg . W_hh runs over; the
+     * original GRU's n block goes through r first (gru_r_bwd). */
+    const int64_t Khh = orig_gru ? 2 * H : GH;
+
+#pragma omp parallel num_threads(d->nthreads)
+    {
+        const int tid = rnf_thread_id(), nth = rnf_thread_count();
+        int64_t j0, j1, lo, hi;
+        rnf_split(H, nth, tid, &j0, &j1);
+        for (int64_t p = 0; p < B; ++p)
+            for (int64_t j = j0; j < j1; ++j) {
+                dhb[0][p * H + j] = dh_n ? dh_n[perm[p] * H + j] : 0;
+                if (lstm) dcb[0][p * H + j] = dc_n ? dc_n[perm[p] * H + j] : 0;
+            }
+        if (dpeep)
+            for (int64_t g = 0; g < 3; ++g)
+                for (int64_t j = j0; j < j1; ++j) dpeep[g * H + j] = 0;
+
+        int cur = 0;
+        int64_t nact = 0;
+        for (int64_t s = T - 1; s >= 0; --s) {
+            while (nact < B && plen[nact] > s) ++nact;
+            REAL *dg = dgs[s & 1];
+            const REAL *dhc = dhb[cur], *dcc = dcb[cur];
+            REAL *dhn = dhb[cur ^ 1], *dcn = dcb[cur ^ 1];
+            for (int64_t p = 0; p < nact; ++p) {
+                const int64_t b = perm[p], t = FN(time_of)(d->reverse, plen[p], s);
+                const int64_t tb = t * B + b;
+                const REAL *zt = zt_all + tb * GH;
+                REAL *dht = dhn + p * H; /* dh reaching this step's output, then reused */
+                for (int64_t j = j0; j < j1; ++j)
+                    dht[j] = dhc[p * H + j] + (dy ? dy[tb * H + j] : 0);
+                if (lstm) {
+                    FN(lstm_bwd)(&cp, H, j0, j1, zt, cprev + tb * H, dht, dcc + p * H,
+                                 dgi + tb * GH, dcn + p * H, dpeep);
+                    for (int64_t j = j0; j < j1; ++j) dht[j] = 0;
+                } else if (lbr) {
+                    FN(gru_lbr_bwd)(&cp, H, j0, j1, zt, thn + tb * H, hprev + tb * H, dht,
+                                    dgi + tb * GH, dgh + tb * GH, dht);
+                } else if (orig_gru) {
+                    FN(gru_zn_bwd)(&cp, H, j0, j1, zt, hprev + tb * H, dht, dgi + tb * GH, dht);
+                } else {
+                    FN(rnn_bwd)(&cp, j0, j1, zt, dht, dgi + tb * GH);
+                    for (int64_t j = j0; j < j1; ++j) dht[j] = 0;
+                }
+                for (int64_t g = 0; g < G; ++g)
+                    for (int64_t j = j0; j < j1; ++j)
+                        dg[p * GH + g * H + j] = dgh[tb * GH + g * H + j];
+            }
+            for (int64_t p = nact; p < B; ++p) {
+                const int64_t tb = s * B + perm[p];
+                for (int64_t j = j0; j < j1; ++j) {
+                    dhn[p * H + j] = dhc[p * H + j];
+                    if (lstm) dcn[p * H + j] = dcc[p * H + j];
+                    if (orig_gru) rh_all[tb * H + j] = 0;
+                    for (int64_t g = 0; g < G; ++g) {
+                        dgi[tb * GH + g * H + j] = 0;
+                        dgh[tb * GH + g * H + j] = 0;
+                    }
+                }
+            }
+            if (nact > 0) {
+                if (orig_gru) {
+#pragma omp barrier
+                    FN(gemm)(nact, j1 - j0, H, dg + 2 * H, GH, 1, w_hh + 2 * H * H + j0, H,
+                             drh + j0, H, 0);
+                    for (int64_t p = 0; p < nact; ++p) {
+                        const int64_t tb = FN(time_of)(d->reverse, plen[p], s) * B + perm[p];
+                        FN(gru_r_bwd)(&cp, j0, j1, zt_all + tb * GH, hprev + tb * H, drh + p * H,
+                                      dgi + tb * GH, dhn + p * H, rh_all + tb * H);
+                        for (int64_t j = j0; j < j1; ++j) dg[p * GH + j] = dgi[tb * GH + j];
+                    }
+                }
+#pragma omp barrier
+                FN(gemm)(nact, j1 - j0, Khh, dg, GH, 1, w_hh + j0, H, dhn + j0, H, 1);
+            }
+            cur ^= 1;
+        }
+        for (int64_t p = 0; p < B; ++p)
+            for (int64_t j = j0; j < j1; ++j) {
+                dh0[perm[p] * H + j] = dhb[cur][p * H + j];
+                if (lstm) dc0[perm[p] * H + j] = dcb[cur][p * H + j];
+            }
+#pragma omp barrier
+        /* The big products over all T*B rows. */
+        rnf_split(TB, nth, tid, &lo, &hi);
+        FN(gemm)(hi - lo, I, GH, dgi + lo * GH, GH, 1, w_ih, I, dx + lo * I, I, 0);
+        rnf_split(GH, nth, tid, &lo, &hi);
+        FN(gemm)(hi - lo, I, TB, dgi + lo, 1, GH, x, I, dw_ih + lo * I, I, 0);
+        FN(colsum)(TB, GH, dgi, db_ih, lo, hi);
+        FN(colsum)(TB, GH, dgh, db_hh, lo, hi);
+        const int64_t split_at = orig_gru ? (hi < 2 * H ? hi : 2 * H) : hi;
+        if (split_at > lo)
+            FN(gemm)(split_at - lo, H, TB, dgh + lo, 1, GH, hprev, H, dw_hh + lo * H, H, 0);
+        if (hi > split_at) /* original GRU: dU_n = dzn^T . (r * h) */
+            FN(gemm)(hi - split_at, H, TB, dgh + split_at, 1, GH, rh_all, H,
+                     dw_hh + split_at * H, H, 0);
+    }
+    return RNF_OK;
+}
+
+#undef CELLP
+#undef FN

@@ -1,0 +1,70 @@
+# cython: language_level=3
+# Declarations of csrc/include/rnnfast.h (see there for every shape).
+from libc.stdint cimport int64_t
+
+cdef extern from "rnnfast.h" nogil:
+    ctypedef enum rnf_status:
+        RNF_OK
+        RNF_ERR_DESC
+        RNF_ERR_OVERFLOW
+        RNF_ERR_WORKSPACE
+        RNF_ERR_TAPE
+        RNF_ERR_NULL
+        RNF_ERR_LENGTHS
+
+    ctypedef struct rnf_desc:
+        int cell
+        int dtype
+        int64_t steps, batch, input_size, hidden_size
+        int reverse
+        int peephole
+        int linear_before_reset
+        int training
+        double clip
+        int act[3]
+        int nthreads
+
+    ctypedef struct rnf_fwd_args:
+        const void *x
+        const void *w_ih
+        const void *w_hh
+        const void *b_ih
+        const void *b_hh
+        const void *h0
+        const void *c0
+        const void *peephole
+        const int64_t *seq_lengths
+        void *y
+        void *h_n
+        void *c_n
+
+    ctypedef struct rnf_bwd_args:
+        const void *x
+        const void *w_ih
+        const void *w_hh
+        const void *peephole
+        const int64_t *seq_lengths
+        const void *dy
+        const void *dh_n
+        const void *dc_n
+        void *dx
+        void *dw_ih
+        void *dw_hh
+        void *db_ih
+        void *db_hh
+        void *dh0
+        void *dc0
+        void *dpeephole
+
+    rnf_status rnf_query(const rnf_desc *d, size_t *fwd_workspace, size_t *bwd_workspace,
+                         size_t *tape)
+    rnf_status rnf_forward(const rnf_desc *d, const rnf_fwd_args *a, void *workspace,
+                           size_t workspace_bytes, void *tape, size_t tape_bytes)
+    rnf_status rnf_backward(const rnf_desc *d, const rnf_bwd_args *a, void *workspace,
+                            size_t workspace_bytes, const void *tape, size_t tape_bytes)
+    const char *rnf_arch_name()
+    int rnf_set_arch(const char *name)
+    int rnf_arch_supported(const char *name)
+    int rnf_openmp_enabled()
+    int rnf_max_threads()
+    const char *rnf_build_flags()

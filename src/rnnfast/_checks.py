@@ -1,0 +1,213 @@
+"""Argument validation shared by the fast path and the NumPy oracle.
+
+Both run every argument through here first, so they accept and reject the
+same inputs with the same messages. Messages name the argument and give the
+expected and the actual shape or type. Arrays come back C-contiguous, of the
+call's dtype in native byte order; inputs are never modified (a copy is made
+only when needed).
+"""
+from __future__ import annotations
+
+import math
+import numbers
+from dataclasses import dataclass
+from typing import Any, Optional, Sequence, Tuple
+
+import numpy as np
+
+ACTIVATIONS = ("sigmoid", "hard_sigmoid", "tanh", "relu", "identity")
+GATES = {"lstm": 4, "gru": 3, "rnn": 1}
+DEFAULT_ACTIVATIONS = {
+    "lstm": ("sigmoid", "tanh", "tanh"),
+    "gru": ("sigmoid", "tanh"),
+}
+FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def as_array(a: Any, name: str) -> np.ndarray:
+    """np.asarray with a clear TypeError for objects that are not numeric arrays."""
+    if isinstance(a, np.ndarray):
+        arr = a
+    else:
+        try:
+            arr = np.asarray(a)
+        except Exception as e:  # ragged lists and the like
+            raise TypeError(f"{name}: expected an array, got {type(a).__name__} ({e})") from None
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(f"{name}: expected a numeric array, got dtype {arr.dtype}")
+    return arr
+
+
+def call_dtype(x: Any, name: str = "x") -> np.dtype:
+    """The dtype of a call: float32 or float64, decided by x."""
+    arr = as_array(x, name)
+    if arr.dtype.kind != "f" or arr.dtype.itemsize not in (4, 8):
+        raise TypeError(f"{name}: dtype must be float32 or float64, got {arr.dtype}")
+    return np.dtype(np.float32) if arr.dtype.itemsize == 4 else np.dtype(np.float64)
+
+
+def same_dtype(a: Any, name: str, dtype: np.dtype, ref: str = "x") -> np.ndarray:
+    """a as an array of exactly the call's dtype (else TypeError naming both)."""
+    arr = as_array(a, name)
+    if arr.dtype.kind != "f" or arr.dtype.itemsize != dtype.itemsize:
+        raise TypeError(
+            f"{name} has dtype {arr.dtype} but {ref} has dtype {dtype}: "
+            "every array in one call must share one float dtype"
+        )
+    return arr
+
+
+def shaped(
+    a: Any, name: str, dtype: np.dtype, shape: Tuple[int, ...], spec: str, ref: str = "x"
+) -> np.ndarray:
+    """a checked against shape (described symbolically by spec), contiguous."""
+    arr = same_dtype(a, name, dtype, ref)
+    if arr.shape != tuple(shape):
+        raise ValueError(f"{name}: expected shape {spec} = {tuple(shape)}, got {arr.shape}")
+    return np.ascontiguousarray(arr, dtype=dtype)
+
+
+def optional(
+    a: Any, name: str, dtype: np.dtype, shape: Tuple[int, ...], spec: str, ref: str = "x"
+) -> Optional[np.ndarray]:
+    return None if a is None else shaped(a, name, dtype, shape, spec, ref)
+
+
+def flag(v: Any, name: str) -> bool:
+    if isinstance(v, (bool, np.bool_)) or (isinstance(v, numbers.Integral) and v in (0, 1)):
+        return bool(v)
+    raise TypeError(f"{name}: expected a bool, got {v!r}")
+
+
+def clip_value(clip: Any) -> float:
+    """None -> 0.0 (off); a number > 0 -> itself (inf -> off)."""
+    if clip is None:
+        return 0.0
+    if isinstance(clip, (bool, np.bool_)) or not isinstance(clip, numbers.Real):
+        raise TypeError(f"clip: expected None or a number > 0, got {clip!r}")
+    c = float(clip)
+    if math.isnan(c) or c <= 0:
+        raise ValueError(f"clip: expected None or a number > 0, got {clip!r}")
+    return 0.0 if math.isinf(c) else c
+
+
+def activation(name: Any, what: str) -> str:
+    if not isinstance(name, str) or name not in ACTIVATIONS:
+        raise ValueError(f"{what}: expected one of {', '.join(ACTIVATIONS)}; got {name!r}")
+    return name
+
+
+def activations(acts: Any, cell: str) -> Tuple[str, ...]:
+    n = len(DEFAULT_ACTIVATIONS[cell])
+    if acts is None:
+        return DEFAULT_ACTIVATIONS[cell]
+    if isinstance(acts, str) or not isinstance(acts, Sequence) or len(acts) != n:
+        raise ValueError(f"activations: expected a sequence of {n} names for {cell}, got {acts!r}")
+    return tuple(activation(a, f"activations[{k}]") for k, a in enumerate(acts))
+
+
+def lengths(seq_lengths: Any, T: int, B: int) -> Optional[np.ndarray]:
+    if seq_lengths is None:
+        return None
+    arr = as_array(seq_lengths, "seq_lengths")
+    if arr.dtype.kind not in "iu":
+        raise TypeError(f"seq_lengths: expected integers, got dtype {arr.dtype}")
+    if arr.shape != (B,):
+        raise ValueError(f"seq_lengths: expected shape (B,) = ({B},), got {arr.shape}")
+    bad = (arr < 0) | (arr > T)
+    if bad.any():
+        k = int(np.argmax(bad))
+        raise ValueError(f"seq_lengths: entries must lie in [0, T] = [0, {T}]; "
+                         f"seq_lengths[{k}] = {int(arr[k])}")
+    return np.ascontiguousarray(arr, dtype=np.int64)
+
+
+@dataclass
+class Call:
+    """A validated sequence call: contiguous arrays of one dtype, sizes, options."""
+
+    cell: str
+    dtype: np.dtype
+    T: int
+    B: int
+    I: int
+    H: int
+    x: np.ndarray
+    w_ih: np.ndarray
+    w_hh: np.ndarray
+    b_ih: Optional[np.ndarray]
+    b_hh: Optional[np.ndarray]
+    h0: Optional[np.ndarray]
+    c0: Optional[np.ndarray]
+    peephole: Optional[np.ndarray]
+    seq_lengths: Optional[np.ndarray]
+    reverse: bool
+    clip: float
+    acts: Tuple[str, ...]
+    linear_before_reset: bool
+    keep_tape: bool
+
+
+def sequence_call(
+    cell: str, x, w_ih, w_hh, b_ih, b_hh, h0, c0=None, *, peephole=None, seq_lengths=None,
+    reverse=False, clip=None, activations_=None, linear_before_reset=True, keep_tape=False,
+) -> Call:
+    """Validate the arguments of lstm / gru / rnn."""
+    dtype = call_dtype(x)
+    xa = same_dtype(x, "x", dtype)
+    if xa.ndim != 3:
+        raise ValueError(f"x: expected a 3-D array of shape (T, B, I), got shape {xa.shape}")
+    T, B, I = (int(s) for s in xa.shape)
+    whh = same_dtype(w_hh, "w_hh", dtype)
+    if whh.ndim != 2:
+        raise ValueError(f"w_hh: expected a 2-D array of shape ({GATES[cell]}*H, H), "
+                         f"got shape {whh.shape}")
+    G, H = GATES[cell], int(whh.shape[1])
+    gs = f"{G}*H" if G > 1 else "H"
+    call = Call(
+        cell=cell, dtype=dtype, T=T, B=B, I=I, H=H,
+        x=np.ascontiguousarray(xa, dtype=dtype),
+        w_ih=shaped(w_ih, "w_ih", dtype, (G * H, I), f"({gs}, I)"),
+        w_hh=shaped(whh, "w_hh", dtype, (G * H, H), f"({gs}, H)"),
+        b_ih=optional(b_ih, "b_ih", dtype, (G * H,), f"({gs},)"),
+        b_hh=optional(b_hh, "b_hh", dtype, (G * H,), f"({gs},)"),
+        h0=optional(h0, "h0", dtype, (B, H), "(B, H)"),
+        c0=optional(c0, "c0", dtype, (B, H), "(B, H)"),
+        peephole=optional(peephole, "peephole", dtype, (3, H), "(3, H)"),
+        seq_lengths=lengths(seq_lengths, T, B),
+        reverse=flag(reverse, "reverse"),
+        clip=clip_value(clip),
+        acts=activations_ if cell == "rnn" else activations(activations_, cell),
+        linear_before_reset=flag(linear_before_reset, "linear_before_reset"),
+        keep_tape=flag(keep_tape, "keep_tape"),
+    )
+    return call
+
+
+def upstream(call_shape: Tuple[int, int, int, int], dtype: np.dtype, dy, dh_n, dc_n=None):
+    """Validate the gradients handed to a backward: dy (T, B, H), dh_n and dc_n (B, H)."""
+    T, B, _, H = call_shape
+    return (
+        optional(dy, "dy", dtype, (T, B, H), "(T, B, H)", ref="the forward's x"),
+        optional(dh_n, "dh_n", dtype, (B, H), "(B, H)", ref="the forward's x"),
+        optional(dc_n, "dc_n", dtype, (B, H), "(B, H)", ref="the forward's x"),
+    )
+
+
+def cell_state(a, name: str, dtype: np.dtype, B: int, w_hh) -> np.ndarray:
+    """A single-step state (h or c) of shape (B, H), H read from w_hh."""
+    H = as_array(w_hh, "w_hh").shape[-1] if np.ndim(w_hh) == 2 else None
+    arr = same_dtype(a, name, dtype)
+    if arr.ndim != 2 or arr.shape[0] != B or (H is not None and arr.shape[1] != H):
+        want = f"(B, H) = ({B}, {H})" if H is not None else f"(B, H) with B = {B}"
+        raise ValueError(f"{name}: expected shape {want}, got {arr.shape}")
+    return arr
+
+
+def cell_input(x) -> np.ndarray:
+    """A single-step x (B, I), as a (1, B, I) sequence of one step."""
+    dtype = call_dtype(x)
+    xa = same_dtype(x, "x", dtype)
+    if xa.ndim != 2:
+        raise ValueError(f"x: expected a 2-D array of shape (B, I), got shape {xa.shape}")
+    return xa[None]

@@ -1,0 +1,216 @@
+# cython: language_level=3
+"""Thin wrappers over the C kernels (csrc/include/rnnfast.h).
+
+The public modules validate arguments and hand over C-contiguous arrays of
+the call's dtype; these functions re-check what the C code relies on (so a
+direct call cannot crash the process), allocate outputs, workspace and tape
+with NumPy, release the GIL around the C call and map status codes to
+exceptions.
+"""
+import numpy as np
+
+cimport numpy as cnp
+from libc.stdint cimport int64_t
+
+from rnnfast._capi cimport *
+
+cnp.import_array()
+
+CELL_CODES = {"lstm": 0, "gru": 1, "rnn": 2}
+GATES = {"lstm": 4, "gru": 3, "rnn": 1}
+ACT_CODES = {"sigmoid": 0, "hard_sigmoid": 1, "tanh": 2, "relu": 3, "identity": 4}
+
+
+cdef const void *_ptr(object a):
+    if a is None:
+        return NULL
+    return cnp.PyArray_DATA(<cnp.ndarray>a)
+
+
+def _need(a, str name, tuple shape, dtype, bint optional=False):
+    """Internal contract check: exact dtype, shape and C order."""
+    if a is None:
+        if optional:
+            return
+        raise ValueError(f"{name}: required")
+    if not isinstance(a, np.ndarray):
+        raise TypeError(f"{name}: expected a numpy.ndarray, got {type(a).__name__}")
+    if a.dtype != dtype or not a.dtype.isnative:
+        raise TypeError(f"{name}: expected dtype {np.dtype(dtype)}, got {a.dtype}")
+    if a.shape != shape:
+        raise ValueError(f"{name}: expected shape {shape}, got {a.shape}")
+    if not (a.flags.c_contiguous and a.flags.aligned):
+        raise ValueError(f"{name}: expected an aligned C-contiguous array")
+
+
+cdef int _fill_desc(rnf_desc *d, str cell, dtype, int64_t T, int64_t B, int64_t I, int64_t H,
+                    bint reverse, bint peephole, bint lbr, bint training, double clip,
+                    tuple acts, int nthreads) except -1:
+    if cell not in CELL_CODES:
+        raise ValueError(f"cell: expected one of {sorted(CELL_CODES)}, got {cell!r}")
+    if nthreads < 1:
+        raise ValueError(f"nthreads: expected >= 1, got {nthreads}")
+    if len(acts) != 3:
+        raise ValueError(f"acts: expected 3 activation codes, got {len(acts)}")
+    d.cell = CELL_CODES[cell]
+    d.dtype = 0 if np.dtype(dtype) == np.float32 else 1
+    d.steps, d.batch, d.input_size, d.hidden_size = T, B, I, H
+    d.reverse, d.peephole, d.linear_before_reset, d.training = reverse, peephole, lbr, training
+    d.clip = clip
+    for k in range(3):
+        d.act[k] = acts[k]
+    d.nthreads = nthreads
+    return 0
+
+
+cdef _raise_status(rnf_status st, str where):
+    if st == RNF_OK:
+        return
+    if st == RNF_ERR_OVERFLOW:
+        raise MemoryError(f"{where}: the buffers for these sizes do not fit in memory")
+    if st == RNF_ERR_LENGTHS:
+        raise ValueError(f"{where}: seq_lengths entries must lie in [0, T]")
+    if st == RNF_ERR_DESC:
+        raise ValueError(f"{where}: invalid sizes or options")
+    raise RuntimeError(f"{where}: internal error (status {int(st)})")
+
+
+def buffer_sizes(str cell, dtype, int64_t T, int64_t B, int64_t I, int64_t H, *,
+                 bint peephole=False, bint lbr=True, bint training=False):
+    """Bytes of (forward workspace, backward workspace, tape) for a call."""
+    cdef rnf_desc d
+    cdef size_t fw = 0, bw = 0, tp = 0
+    _fill_desc(&d, cell, dtype, T, B, I, H, False, peephole, lbr, training, 0.0, (0, 2, 2), 1)
+    _raise_status(rnf_query(&d, &fw, &bw, &tp), "sizes")
+    return int(fw), int(bw), int(tp)
+
+
+def _alloc_bytes(size_t n, str what):
+    try:
+        return np.empty(n, dtype=np.uint8)
+    except (MemoryError, ValueError) as e:
+        raise MemoryError(f"cannot allocate {n} bytes of {what}") from e
+
+
+def forward(str cell, x, w_ih, w_hh, b_ih, b_hh, h0, c0, peephole, seq_lengths, *,
+            bint reverse, double clip, tuple acts, bint lbr, bint training, int nthreads):
+    """Run a sequence forward. Returns (y, h_n, c_n or None, tape or None)."""
+    cdef int64_t T = x.shape[0], B = x.shape[1], I = x.shape[2], H = w_hh.shape[1]
+    dtype = x.dtype
+    cdef int64_t GH = GATES.get(cell, 0) * H
+    cdef bint lstm = cell == "lstm"
+    _need(x, "x", (T, B, I), dtype)
+    _need(w_ih, "w_ih", (GH, I), dtype)
+    _need(w_hh, "w_hh", (GH, H), dtype)
+    _need(b_ih, "b_ih", (GH,), dtype, True)
+    _need(b_hh, "b_hh", (GH,), dtype, True)
+    _need(h0, "h0", (B, H), dtype, True)
+    _need(c0, "c0", (B, H), dtype, True)
+    _need(peephole, "peephole", (3, H), dtype, True)
+    _need(seq_lengths, "seq_lengths", (B,), np.int64, True)
+
+    cdef rnf_desc d
+    _fill_desc(&d, cell, dtype, T, B, I, H, reverse, peephole is not None, lbr, training,
+               clip, acts, nthreads)
+    cdef size_t fw = 0, bw = 0, tb = 0
+    _raise_status(rnf_query(&d, &fw, &bw, &tb), "forward")
+    ws = _alloc_bytes(fw, "workspace")
+    tape = _alloc_bytes(tb, "tape") if training else None
+    y = np.empty((T, B, H), dtype=dtype)
+    h_n = np.empty((B, H), dtype=dtype)
+    c_n = np.empty((B, H), dtype=dtype) if lstm else None
+
+    cdef rnf_fwd_args a
+    a.x, a.w_ih, a.w_hh = _ptr(x), _ptr(w_ih), _ptr(w_hh)
+    a.b_ih, a.b_hh, a.h0, a.c0 = _ptr(b_ih), _ptr(b_hh), _ptr(h0), _ptr(c0)
+    a.peephole, a.seq_lengths = _ptr(peephole), <const int64_t *>_ptr(seq_lengths)
+    a.y, a.h_n, a.c_n = <void *>_ptr(y), <void *>_ptr(h_n), <void *>_ptr(c_n)
+    cdef void *wsp = <void *>_ptr(ws)
+    cdef void *tpp = <void *>_ptr(tape)
+    cdef rnf_status st
+    with nogil:
+        st = rnf_forward(&d, &a, wsp, fw, tpp, tb)
+    _raise_status(st, "forward")
+    return y, h_n, c_n, tape
+
+
+def backward(str cell, x, w_ih, w_hh, peephole, seq_lengths, dy, dh_n, dc_n, tape, *,
+             bint reverse, double clip, tuple acts, bint lbr, int nthreads):
+    """Backward through time from a training forward's tape.
+
+    Returns (dx, dw_ih, dw_hh, db_ih, db_hh, dh0, dc0 or None, dpeephole or None).
+    """
+    cdef int64_t T = x.shape[0], B = x.shape[1], I = x.shape[2], H = w_hh.shape[1]
+    dtype = x.dtype
+    cdef int64_t GH = GATES.get(cell, 0) * H
+    cdef bint lstm = cell == "lstm"
+    _need(x, "x", (T, B, I), dtype)
+    _need(w_ih, "w_ih", (GH, I), dtype)
+    _need(w_hh, "w_hh", (GH, H), dtype)
+    _need(peephole, "peephole", (3, H), dtype, True)
+    _need(seq_lengths, "seq_lengths", (B,), np.int64, True)
+    _need(dy, "dy", (T, B, H), dtype, True)
+    _need(dh_n, "dh_n", (B, H), dtype, True)
+    _need(dc_n, "dc_n", (B, H), dtype, True)
+
+    cdef rnf_desc d
+    _fill_desc(&d, cell, dtype, T, B, I, H, reverse, peephole is not None, lbr, True, clip,
+               acts, nthreads)
+    cdef size_t fw = 0, bw = 0, tb = 0
+    _raise_status(rnf_query(&d, &fw, &bw, &tb), "backward")
+    _need(tape, "tape", (tb,), np.uint8)
+    ws = _alloc_bytes(bw, "workspace")
+    dx = np.empty((T, B, I), dtype=dtype)
+    dw_ih = np.empty((GH, I), dtype=dtype)
+    dw_hh = np.empty((GH, H), dtype=dtype)
+    db_ih = np.empty((GH,), dtype=dtype)
+    db_hh = np.empty((GH,), dtype=dtype)
+    dh0 = np.empty((B, H), dtype=dtype)
+    dc0 = np.empty((B, H), dtype=dtype) if lstm else None
+    dpeep = np.empty((3, H), dtype=dtype) if peephole is not None else None
+
+    cdef rnf_bwd_args a
+    a.x, a.w_ih, a.w_hh, a.peephole = _ptr(x), _ptr(w_ih), _ptr(w_hh), _ptr(peephole)
+    a.seq_lengths = <const int64_t *>_ptr(seq_lengths)
+    a.dy, a.dh_n, a.dc_n = _ptr(dy), _ptr(dh_n), _ptr(dc_n)
+    a.dx, a.dw_ih, a.dw_hh = <void *>_ptr(dx), <void *>_ptr(dw_ih), <void *>_ptr(dw_hh)
+    a.db_ih, a.db_hh = <void *>_ptr(db_ih), <void *>_ptr(db_hh)
+    a.dh0, a.dc0, a.dpeephole = <void *>_ptr(dh0), <void *>_ptr(dc0), <void *>_ptr(dpeep)
+    cdef void *wsp = <void *>_ptr(ws)
+    cdef const void *tpp = _ptr(tape)
+    cdef rnf_status st
+    with nogil:
+        st = rnf_backward(&d, &a, wsp, bw, tpp, tb)
+    _raise_status(st, "backward")
+    return dx, dw_ih, dw_hh, db_ih, db_hh, dh0, dc0, dpeep
+
+
+def arch_name():
+    """Name of the kernel path in use (baseline, avx2, avx512)."""
+    return rnf_arch_name().decode()
+
+
+def arch_supported(str name):
+    """True if this CPU can run the named kernel path."""
+    return bool(rnf_arch_supported(name.encode()))
+
+
+def set_arch(str name):
+    """Force a kernel path (for tests and comparisons)."""
+    cdef int r = rnf_set_arch(name.encode())
+    if r == -1:
+        raise ValueError(f"arch: unknown kernel path {name!r}")
+    if r == -2:
+        raise ValueError(f"arch: this CPU cannot run the {name!r} kernels")
+
+
+def openmp_enabled():
+    return bool(rnf_openmp_enabled())
+
+
+def max_threads():
+    return int(rnf_max_threads())
+
+
+def build_flags():
+    return rnf_build_flags().decode()

@@ -1,0 +1,151 @@
+"""Functional API: one layer, one direction, a whole sequence.
+
+Shapes (time-major): x (T, B, I); weights in PyTorch's layout, w_ih (G*H, I),
+w_hh (G*H, H), biases (G*H,), with G = 4 (LSTM, gates i, f, g, o), 3 (GRU,
+gates r, z, n) or 1 (RNN); states (B, H). The dtype (float32 or float64) is
+x's; every array must share it.
+"""
+from __future__ import annotations
+
+from typing import Optional, Sequence
+
+import numpy as np
+
+from . import _checks, _kernels
+from ._threads import get_num_threads
+from ._types import Gradients, SequenceOutput
+
+__all__ = ["lstm", "gru", "rnn", "lstm_backward", "gru_backward", "rnn_backward"]
+
+
+class _Tape:
+    """What backward needs from a training forward. Holds its own copies of x
+    (padded steps zeroed, so NaN there cannot reach the weight gradients) and
+    of the weights, so later changes to the caller's arrays cannot skew it."""
+
+    __slots__ = ("call", "raw")
+
+    def __init__(self, call: _checks.Call, raw: np.ndarray):
+        x = call.x.copy()
+        if call.seq_lengths is not None:
+            x[np.arange(call.T)[:, None] >= call.seq_lengths[None, :]] = 0
+        call.x = x
+        for name in ("w_ih", "w_hh", "peephole"):
+            v = getattr(call, name)
+            setattr(call, name, None if v is None else v.copy())
+        self.call, self.raw = call, raw
+
+
+def _act_codes(acts: Sequence[str]) -> tuple:
+    codes = tuple(_kernels.ACT_CODES[a] for a in acts)
+    return codes + (_kernels.ACT_CODES["tanh"],) * (3 - len(codes))
+
+
+def _forward(c: _checks.Call) -> SequenceOutput:
+    y, h_n, c_n, raw = _kernels.forward(
+        c.cell, c.x, c.w_ih, c.w_hh, c.b_ih, c.b_hh, c.h0, c.c0 if c.cell == "lstm" else None,
+        c.peephole, c.seq_lengths, reverse=c.reverse, clip=c.clip, acts=_act_codes(c.acts),
+        lbr=c.linear_before_reset, training=c.keep_tape, nthreads=get_num_threads(),
+    )
+    return SequenceOutput(y, h_n, c_n, _Tape(c, raw) if c.keep_tape else None)
+
+
+def _backward(out, cell: str, fname: str, dy, dh_n, dc_n=None) -> Gradients:
+    if not isinstance(out, SequenceOutput):
+        raise TypeError(f"out: expected the result of rnnfast.{cell}(..., keep_tape=True), "
+                        f"got {type(out).__name__}")
+    tape = out._tape
+    if tape is None:
+        raise ValueError(f"out: {fname} needs a tape; call rnnfast.{cell}(..., keep_tape=True)")
+    if not isinstance(tape, _Tape) or tape.call.cell != cell:
+        raise TypeError(f"out: expected the result of rnnfast.{cell}(..., keep_tape=True)")
+    c = tape.call
+    dy, dh_n, dc_n = _checks.upstream((c.T, c.B, c.I, c.H), c.dtype, dy, dh_n, dc_n)
+    dx, dw_ih, dw_hh, db_ih, db_hh, dh0, dc0, dpeep = _kernels.backward(
+        cell, c.x, c.w_ih, c.w_hh, c.peephole, c.seq_lengths, dy, dh_n, dc_n, tape.raw,
+        reverse=c.reverse, clip=c.clip, acts=_act_codes(c.acts), lbr=c.linear_before_reset,
+        nthreads=get_num_threads(),
+    )
+    return Gradients(
+        dx=dx, dw_ih=dw_ih, dw_hh=dw_hh,
+        db_ih=db_ih if c.b_ih is not None else None,
+        db_hh=db_hh if c.b_hh is not None else None,
+        dh0=dh0, dc0=dc0, dpeephole=dpeep,
+    )
+
+
+def lstm(x, w_ih, w_hh, b_ih=None, b_hh=None, h0=None, c0=None, *,
+         peephole=None, seq_lengths=None, reverse: bool = False, clip: Optional[float] = None,
+         activations: Sequence[str] = ("sigmoid", "tanh", "tanh"),
+         keep_tape: bool = False) -> SequenceOutput:
+    """LSTM over a whole sequence.
+
+    x (T, B, I); w_ih (4H, I); w_hh (4H, H); b_ih, b_hh (4H,) or None; h0, c0
+    (B, H) or None (zeros); peephole (3, H) rows i, f, o, or None;
+    seq_lengths (B,) integers in [0, T] or None; reverse reads each sequence
+    backwards from its last valid step; clip > 0 clamps gate pre-activations;
+    activations (f, g, h). Returns ``y, h_n, c_n``: y (T, B, H), h_n and c_n
+    (B, H). keep_tape=True keeps what lstm_backward needs.
+    """
+    c = _checks.sequence_call("lstm", x, w_ih, w_hh, b_ih, b_hh, h0, c0, peephole=peephole,
+                              seq_lengths=seq_lengths, reverse=reverse, clip=clip,
+                              activations_=activations, keep_tape=keep_tape)
+    return _forward(c)
+
+
+def gru(x, w_ih, w_hh, b_ih=None, b_hh=None, h0=None, *, linear_before_reset: bool = True,
+        seq_lengths=None, reverse: bool = False, clip: Optional[float] = None,
+        activations: Sequence[str] = ("sigmoid", "tanh"),
+        keep_tape: bool = False) -> SequenceOutput:
+    """GRU over a whole sequence.
+
+    x (T, B, I); w_ih (3H, I); w_hh (3H, H); b_ih, b_hh (3H,) or None; h0
+    (B, H) or None. linear_before_reset=True is PyTorch's form
+    (n = g(W_n x + b_in + r * (U_n h + b_hn))); False is the original form
+    (n = g(W_n x + b_in + U_n (r * h) + b_hn)). activations (f, g).
+    Returns ``y, h_n``: y (T, B, H), h_n (B, H).
+    """
+    c = _checks.sequence_call("gru", x, w_ih, w_hh, b_ih, b_hh, h0, seq_lengths=seq_lengths,
+                              reverse=reverse, clip=clip, activations_=activations,
+                              linear_before_reset=linear_before_reset, keep_tape=keep_tape)
+    return _forward(c)
+
+
+def rnn(x, w_ih, w_hh, b_ih=None, b_hh=None, h0=None, *, nonlinearity: str = "tanh",
+        seq_lengths=None, reverse: bool = False, keep_tape: bool = False) -> SequenceOutput:
+    """Elman RNN over a whole sequence: h' = act(W x + b_ih + U h + b_hh).
+
+    x (T, B, I); w_ih (H, I); w_hh (H, H); b_ih, b_hh (H,) or None; h0 (B, H)
+    or None; nonlinearity one of tanh, relu, identity, sigmoid, hard_sigmoid.
+    Returns ``y, h_n``: y (T, B, H), h_n (B, H).
+    """
+    act = (_checks.activation(nonlinearity, "nonlinearity"),)
+    c = _checks.sequence_call("rnn", x, w_ih, w_hh, b_ih, b_hh, h0, seq_lengths=seq_lengths,
+                              reverse=reverse, activations_=act, keep_tape=keep_tape)
+    return _forward(c)
+
+
+def lstm_backward(out: SequenceOutput, dy=None, dh_n=None, dc_n=None) -> Gradients:
+    """Backward through time for an lstm(..., keep_tape=True) result.
+
+    dy (T, B, H), dh_n and dc_n (B, H); None means zero; dy at padded steps is
+    ignored. Returns Gradients (dx, dw_ih, dw_hh, db_ih, db_hh, dh0, dc0,
+    dpeephole), each shaped like its input. The tape can be used again.
+    """
+    return _backward(out, "lstm", "lstm_backward", dy, dh_n, dc_n)
+
+
+def gru_backward(out: SequenceOutput, dy=None, dh_n=None) -> Gradients:
+    """Backward through time for a gru(..., keep_tape=True) result.
+
+    dy (T, B, H), dh_n (B, H); None means zero. Returns Gradients (dx, dw_ih,
+    dw_hh, db_ih, db_hh, dh0)."""
+    return _backward(out, "gru", "gru_backward", dy, dh_n)
+
+
+def rnn_backward(out: SequenceOutput, dy=None, dh_n=None) -> Gradients:
+    """Backward through time for an rnn(..., keep_tape=True) result.
+
+    dy (T, B, H), dh_n (B, H); None means zero. Returns Gradients (dx, dw_ih,
+    dw_hh, db_ih, db_hh, dh0)."""
+    return _backward(out, "rnn", "rnn_backward", dy, dh_n)
