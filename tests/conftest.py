@@ -1,0 +1,105 @@
+"""Shared helpers: random problems, one runner for both implementations,
+and the comparison rule used against the oracle."""
+import os
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, settings
+
+import rnnfast
+from rnnfast import _kernels
+from rnnfast import reference as ref
+
+settings.register_profile(
+    "ci", max_examples=1000, deadline=None, print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+settings.register_profile(
+    "thorough", max_examples=3000, deadline=None, print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+GATES = {"lstm": 4, "gru": 3, "rnn": 1}
+ARCHS = [a for a in ("baseline", "avx2", "avx512") if _kernels.arch_supported(a)]
+RTOL = {np.float64: 1e-10, np.float32: 1e-4}
+
+
+@pytest.fixture(autouse=True)
+def _restore_runtime():
+    """Each test starts on the detected kernel path with default threads."""
+    arch = _kernels.arch_name()
+    yield
+    _kernels.set_arch(arch)
+    rnnfast.set_num_threads(None)
+
+
+def make_problem(cell, T, B, I, H, dtype=np.float64, seed=0, *, bias=True, h0=True, c0=True,
+                 peephole=False, lengths=None, scale=1.0, upstream=(True, True, True)):
+    """Arrays for one call: weights ~ scale * N(0, 1/sqrt(H+I)), data ~ N(0, 1)."""
+    rng = np.random.default_rng(seed)
+    G = GATES[cell]
+    ws = scale / np.sqrt(max(H + I, 1))
+
+    def r(*shape, s=1.0):
+        return (rng.standard_normal(shape) * s).astype(dtype)
+
+    p = dict(x=r(T, B, I), w_ih=r(G * H, I, s=ws), w_hh=r(G * H, H, s=ws),
+             b_ih=r(G * H, s=scale * 0.5) if bias else None,
+             b_hh=r(G * H, s=scale * 0.5) if bias else None,
+             h0=r(B, H) if h0 else None)
+    if cell == "lstm":
+        p["c0"] = r(B, H) if c0 else None
+        p["peephole"] = r(3, H, s=scale * 0.5) if peephole else None
+    p["seq_lengths"] = None if lengths is None else np.asarray(lengths, dtype=np.int64)
+    dy, dh, dc = upstream
+    p["dy"] = r(T, B, H) if dy else None
+    p["dh_n"] = r(B, H) if dh else None
+    if cell == "lstm":
+        p["dc_n"] = r(B, H) if dc else None
+    return p
+
+
+FORWARD_KEYS = ("x", "w_ih", "w_hh", "b_ih", "b_hh", "h0", "c0")
+
+
+def forward(mod, cell, p, opts, keep_tape=True):
+    """Run mod.<cell> (mod is rnnfast or rnnfast.reference) on problem p."""
+    args = [p.get(k) for k in FORWARD_KEYS if k != "c0" or cell == "lstm"]
+    kw = dict(opts, seq_lengths=p.get("seq_lengths"), keep_tape=keep_tape)
+    if cell == "lstm":
+        kw["peephole"] = p.get("peephole")
+    return getattr(mod, cell)(*args, **kw)
+
+
+def backward(mod, cell, out, p):
+    if cell == "lstm":
+        return mod.lstm_backward(out, p.get("dy"), p.get("dh_n"), p.get("dc_n"))
+    return getattr(mod, cell + "_backward")(out, p.get("dy"), p.get("dh_n"))
+
+
+def run_both(cell, p, opts):
+    """(fast out, fast grads, oracle out, oracle grads)."""
+    fo = forward(rnnfast, cell, p, opts)
+    fg = backward(rnnfast, cell, fo, p)
+    ro = forward(ref, cell, p, opts)
+    rg = backward(ref, cell, ro, p)
+    return fo, fg, ro, rg
+
+
+def assert_close(actual, expected, rtol, what="", dtype=np.float64):
+    """Elementwise |a - e| <= rtol * (|e| + max|e|): relative to each element,
+    with the array's own scale as the floor, so entries that cancel to ~0 are
+    held to the precision of the terms that produced them. Below the dtype's
+    smallest normal number nothing is representable, so that is the floor."""
+    dtype = np.asarray(actual).dtype if np.asarray(actual).dtype.kind == "f" else dtype
+    actual = np.asarray(actual, dtype=np.float64)
+    expected = np.asarray(expected, dtype=np.float64)
+    assert actual.shape == expected.shape, f"{what}: shape {actual.shape} != {expected.shape}"
+    if expected.size == 0:
+        return
+    scale = float(np.max(np.abs(expected[np.isfinite(expected)]), initial=0.0))
+    floor = float(np.finfo(dtype).tiny)
+    np.testing.assert_allclose(actual, expected, rtol=rtol, atol=max(rtol * scale, floor),
+                               err_msg=what,
+                               equal_nan=True)

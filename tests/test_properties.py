@@ -1,0 +1,134 @@
+"""Hypothesis: every kernel and option combination against the NumPy oracle.
+
+float64 is held to rtol 1e-10 and float32 to rtol 1e-4 (see assert_close).
+In float32, gradients are compared only for smooth gates: where relu,
+hard_sigmoid or clip has a kink, a float32 pre-activation within rounding of
+the kink may fall on the other side than the oracle's float64 one, and the
+derivative there legitimately jumps. float64 checks those gradients too.
+float32 is also held only to problems float32 can answer to 1e-4: the
+problem, solved exactly (float64), must not move by more than 1e-5 when its
+inputs are perturbed by float32 rounding (identity or relu gates can grow the
+state doubly exponentially, amplifying rounding a thousandfold, or past
+float32's range). float64 checks every case.
+"""
+import numpy as np
+from hypothesis import assume, given
+from hypothesis import strategies as st
+
+import rnnfast
+from rnnfast import _checks, _kernels
+
+from conftest import ARCHS, RTOL, assert_close, backward, forward, make_problem, run_both
+
+ACTS = _checks.ACTIVATIONS
+SMOOTH = ("sigmoid", "tanh", "identity")
+F32_SENSITIVITY = 1e-5
+
+
+def f32_conditioned(cell, p, opts):
+    """Does the exact answer stay within F32_SENSITIVITY (relative to each
+    array's scale) when every input is perturbed by float32 rounding?"""
+    rng = np.random.default_rng(0)
+    eps = np.finfo(np.float32).eps
+    p64 = {k: v.astype(np.float64) if isinstance(v, np.ndarray) and v.dtype.kind == "f" else v
+           for k, v in p.items()}
+    bumped = {k: v * (1 + rng.uniform(-eps, eps, v.shape))
+              if isinstance(v, np.ndarray) and v.dtype.kind == "f" else v
+              for k, v in p64.items()}
+    runs = []
+    for q in (p64, bumped):
+        out = forward(rnnfast, cell, q, opts)
+        runs.append([*out, *backward(rnnfast, cell, out, q).as_dict().values()])
+    for a, b in zip(*runs):
+        scale = np.max(np.abs(a), initial=0.0)
+        if not np.all(np.isfinite(a)) or scale > 1e30:
+            return False
+        if a.size and np.max(np.abs(a - b)) > F32_SENSITIVITY * max(scale, 1e-30):
+            return False
+    return True
+
+
+@st.composite
+def cases(draw, cell):
+    T = draw(st.integers(0, 6))
+    B = draw(st.integers(0, 5))
+    I = draw(st.integers(0, 9))
+    H = draw(st.one_of(st.integers(0, 5), st.sampled_from([7, 15, 17, 31, 33, 40])))
+    opts = {"reverse": draw(st.booleans())}
+    peephole = False
+    if cell == "lstm":
+        peephole = draw(st.booleans())
+        opts["activations"] = tuple(draw(st.sampled_from(ACTS)) for _ in range(3))
+    if cell == "gru":
+        opts["linear_before_reset"] = draw(st.booleans())
+        opts["activations"] = tuple(draw(st.sampled_from(ACTS)) for _ in range(2))
+    if cell in ("lstm", "gru"):
+        opts["clip"] = draw(st.one_of(st.none(), st.floats(0.05, 4.0)))
+    if cell == "rnn":
+        opts["nonlinearity"] = draw(st.sampled_from(ACTS))
+    lengths = None
+    if draw(st.booleans()):
+        lengths = draw(st.lists(st.integers(0, T), min_size=B, max_size=B))
+    flags = draw(st.lists(st.booleans(), min_size=6, max_size=6))
+    prob = dict(cell=cell, T=T, B=B, I=I, H=H, seed=draw(st.integers(0, 2**32 - 1)),
+                bias=flags[0], h0=flags[1], c0=flags[2], peephole=peephole, lengths=lengths,
+                scale=draw(st.sampled_from([0.3, 1.0, 2.5])), upstream=tuple(flags[3:]))
+    runtime = dict(arch=draw(st.sampled_from(ARCHS)), threads=draw(st.integers(1, 3)))
+    return prob, opts, runtime
+
+
+def smooth(opts):
+    acts = opts.get("activations", (opts.get("nonlinearity"),))
+    return opts.get("clip") is None and all(a in SMOOTH for a in acts)
+
+
+def check(case, dtype):
+    prob, opts, runtime = case
+    _kernels.set_arch(runtime["arch"])
+    rnnfast.set_num_threads(runtime["threads"])
+    cell = prob.pop("cell")
+    p = make_problem(cell, dtype=dtype, **prob)
+    fo, fg, ro, rg = run_both(cell, p, opts)
+    rtol = RTOL[dtype]
+    if dtype == np.float32:
+        assume(f32_conditioned(cell, p, opts))
+    for name, a, e in zip(("y", "h_n", "c_n"), fo, ro):
+        assert a.dtype == dtype
+        assert_close(a, e, rtol, name)
+    if dtype == np.float32 and not smooth(opts):
+        return
+    fd, rd = fg.as_dict(), rg.as_dict()
+    assert fd.keys() == rd.keys()
+    for k in fd:
+        assert fd[k].dtype == dtype
+        assert_close(fd[k], rd[k], rtol, k)
+
+
+@given(cases("lstm"))
+def test_lstm_f64(case):
+    check(case, np.float64)
+
+
+@given(cases("lstm"))
+def test_lstm_f32(case):
+    check(case, np.float32)
+
+
+@given(cases("gru"))
+def test_gru_f64(case):
+    check(case, np.float64)
+
+
+@given(cases("gru"))
+def test_gru_f32(case):
+    check(case, np.float32)
+
+
+@given(cases("rnn"))
+def test_rnn_f64(case):
+    check(case, np.float64)
+
+
+@given(cases("rnn"))
+def test_rnn_f32(case):
+    check(case, np.float32)
