@@ -63,7 +63,8 @@ class BuildExt(build_ext):
                     output_dir=out,
                     macros=[("RNF_ISA_NAME", isa)],
                     include_dirs=ext.include_dirs,
-                    extra_postargs=COMMON + ISA_FLAGS[isa],
+                    # explicit FMA intrinsics only: vector body and tail round alike
+                    extra_postargs=COMMON + ISA_FLAGS[isa] + ["-ffp-contract=off"],
                 )
             ext.extra_objects = objs
             ext.extra_compile_args = COMMON + omp

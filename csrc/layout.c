@@ -3,6 +3,8 @@
 
 #include <math.h>
 
+#include "kernels/kernels.h"
+
 int rnf_gates(int cell) { return cell == RNF_CELL_LSTM ? 4 : (cell == RNF_CELL_GRU ? 3 : 1); }
 
 rnf_status rnf_check_desc(const rnf_desc *d)
@@ -70,10 +72,15 @@ rnf_status rnf_make_layout(const rnf_desc *d, rnf_layout *L)
     const size_t TBGH = mul3(T, B, GH, &ovf), TBH = mul3(T, B, H, &ovf);
     const size_t BGH = mul3(B, GH, 1, &ovf), BH = mul3(B, H, 1, &ovf);
     const size_t T1 = T + 1; /* T < 2^63 */
+    /* packed panels: sizes rounded up to the widest panel any kernel path uses */
+    const size_t nrmax = d->dtype == RNF_F32 ? RNF_NR_MAX_F32 : RNF_NR_MAX_F64;
+    const size_t Hp = mul3((H + nrmax - 1) / nrmax, nrmax, 1, &ovf);
+    const size_t Ip = mul3((I + nrmax - 1) / nrmax, nrmax, 1, &ovf);
+    const size_t G = (size_t)rnf_gates(d->cell);
 
     rnf_cursor f = {0, ovf};
-    L->wih_t = take(&f, mul3(I, GH, 1, &f.overflow), es);
-    L->whh_t = take(&f, mul3(H, GH, 1, &f.overflow), es);
+    L->wih_p = take(&f, mul3(G, Hp, I, &f.overflow), es);
+    L->whh_p = take(&f, mul3(G, Hp, H, &f.overflow), es);
     L->bias_x = take(&f, GH, es);
     L->bias_hn = take(&f, lbr ? H : 0, es);
     L->xw = take(&f, d->training ? 0 : TBGH, es);
@@ -97,6 +104,8 @@ rnf_status rnf_make_layout(const rnf_desc *d, rnf_layout *L)
     L->tape = tr ? finish(&t) : 0;
 
     rnf_cursor b = {0, ovf};
+    L->whb_p = take(&b, mul3(Hp, GH, 1, &b.overflow), es);
+    L->wib_p = take(&b, mul3(Ip, GH, 1, &b.overflow), es);
     L->dgi = take(&b, TBGH, es);
     L->dgh = take(&b, lbr ? TBGH : 0, es);
     L->rh_all = take(&b, orig_gru ? TBH : 0, es);
@@ -109,6 +118,14 @@ rnf_status rnf_make_layout(const rnf_desc *d, rnf_layout *L)
     L->bperm = take(&b, B, sizeof(int64_t));
     L->bplen = take(&b, B, sizeof(int64_t));
     L->bcount = take(&b, T1, sizeof(int64_t));
+    {
+        rnf_cursor one = {0, 0}; /* one thread's region, aligned */
+        take(&one, mul3(8, H, 1, &one.overflow), es);
+        take(&one, (size_t)RNF_KB * RNF_NB, es);
+        L->thread_stride = one.off;
+        b.overflow |= one.overflow;
+        L->thread = take(&b, mul3((size_t)d->nthreads, L->thread_stride, 1, &b.overflow), 1);
+    }
     L->bwd_ws = finish(&b);
 
     if (f.overflow || t.overflow || b.overflow) return RNF_ERR_OVERFLOW;

@@ -61,29 +61,15 @@ static rnf_status rnf_sort_rows(int64_t T, int64_t B, const int64_t *lengths, in
 
 #define REAL float
 #define SFX f32
-#define EXP expf
-#define TANH tanhf
-#define RNF_GEMM(k) (k)->gemm_f32
-#include "kernels/pointwise_tmpl.h"
 #include "sequence_tmpl.h"
 #undef REAL
 #undef SFX
-#undef EXP
-#undef TANH
-#undef RNF_GEMM
 
 #define REAL double
 #define SFX f64
-#define EXP exp
-#define TANH tanh
-#define RNF_GEMM(k) (k)->gemm_f64
-#include "kernels/pointwise_tmpl.h"
 #include "sequence_tmpl.h"
 #undef REAL
 #undef SFX
-#undef EXP
-#undef TANH
-#undef RNF_GEMM
 
 rnf_status rnf_forward(const rnf_desc *d, const rnf_fwd_args *a, void *workspace,
                        size_t workspace_bytes, void *tape, size_t tape_bytes)

@@ -15,13 +15,8 @@
  * depend on the thread count.
  */
 #define FN(name) RNF_CAT(RNF_CAT(name, _), SFX)
-#define CELLP FN(rnf_cellp)
-
-static void FN(gemm)(int64_t M, int64_t N, int64_t K, const REAL *A, int64_t a_rs,
-                     int64_t a_cs, const REAL *B, int64_t ldb, REAL *C, int64_t ldc, int acc)
-{
-    if (M > 0 && N > 0) RNF_GEMM(rnf_active_kernels())(M, N, K, A, a_rs, a_cs, B, ldb, C, ldc, acc);
-}
+#define CELLP RNF_CAT(rnf_cellp_, SFX)
+#define OPS RNF_CAT(rnf_ops_, SFX)
 
 /* Time index of step s for a row of length len. */
 static inline int64_t FN(time_of)(int reverse, int64_t len, int64_t s)
@@ -34,6 +29,35 @@ static void FN(set_cellp)(CELLP *cp, const rnf_desc *d, const void *peephole)
     for (int k = 0; k < 3; ++k) cp->act[k] = d->act[k];
     cp->clip = (REAL)d->clip;
     cp->peephole = d->peephole ? (const REAL *)peephole : NULL;
+}
+
+/* Hidden units [j0, j1) and panels [p0, ...) of thread tid: whole panels of
+ * nr units, so each thread's packed weights are its own. */
+static inline void FN(unit_split)(int64_t H, int nr, int nth, int tid, int64_t *p0,
+                                  int64_t *j0, int64_t *j1)
+{
+    int64_t q0, q1;
+    rnf_split((H + nr - 1) / nr, nth, tid, &q0, &q1);
+    *p0 = q0;
+    *j0 = q0 * nr < H ? q0 * nr : H;
+    *j1 = q1 * nr < H ? q1 * nr : H;
+}
+
+/* C[M, N] = A[M, K] . B[K, N] for a row-major B that is not packed (activations):
+ * packs RNF_KB x RNF_NB blocks into buf and continues each C chain block by block. */
+static void FN(gemm_rowmajor_b)(const OPS *o, int64_t M, int64_t N, int64_t K, const REAL *A,
+                                int64_t a_rs, int64_t a_cs, const REAL *B, int64_t ldb, REAL *C,
+                                int64_t ldc, REAL *buf)
+{
+    if (K == 0) o->gemm(M, N, 0, A, a_rs, a_cs, buf, 0, C, ldc, 0);
+    for (int64_t k0 = 0; k0 < K; k0 += RNF_KB) {
+        const int64_t kb = K - k0 < RNF_KB ? K - k0 : RNF_KB;
+        for (int64_t n0 = 0; n0 < N; n0 += RNF_NB) {
+            const int64_t nb = N - n0 < RNF_NB ? N - n0 : RNF_NB;
+            o->pack(kb, nb, B + k0 * ldb + n0, ldb, 1, buf);
+            o->gemm(M, nb, kb, A + k0 * a_cs, a_rs, a_cs, buf, kb, C + n0, ldc, k0 > 0);
+        }
+    }
 }
 
 static rnf_status FN(rnf_forward)(const rnf_desc *d, const rnf_fwd_args *a, void *workspace,
@@ -63,7 +87,10 @@ static rnf_status FN(rnf_forward)(const rnf_desc *d, const rnf_fwd_args *a, void
     const REAL *x = a->x, *w_ih = a->w_ih, *w_hh = a->w_hh;
     const REAL *b_ih = a->b_ih, *b_hh = a->b_hh, *h0 = a->h0, *c0 = a->c0;
     REAL *y = a->y, *h_n = a->h_n, *c_n = a->c_n;
-    REAL *wih_t = (REAL *)(ws + L.wih_t), *whh_t = (REAL *)(ws + L.whh_t);
+    const OPS *o = &rnf_active_kernels()->SFX;
+    const int nr = o->nr;
+    const int64_t PH = (H + nr - 1) / nr; /* panels per gate */
+    REAL *wih_p = (REAL *)(ws + L.wih_p), *whh_p = (REAL *)(ws + L.whh_p);
     REAL *bias_x = (REAL *)(ws + L.bias_x), *bias_hn = (REAL *)(ws + L.bias_hn);
     REAL *xw = d->training ? (REAL *)(tp + L.t_gates) : (REAL *)(ws + L.xw);
     REAL *hw = (REAL *)(ws + L.hw), *rh = (REAL *)(ws + L.rh);
@@ -79,15 +106,15 @@ static rnf_status FN(rnf_forward)(const rnf_desc *d, const rnf_fwd_args *a, void
 #pragma omp parallel num_threads(d->nthreads)
     {
         const int tid = rnf_thread_id(), nth = rnf_thread_count();
-        int64_t lo, hi;
+        int64_t lo, hi, p0, j0, j1;
+        FN(unit_split)(H, nr, nth, tid, &p0, &j0, &j1);
 
-        /* Pack the weights transposed ([K, G*H]) and fold the biases. */
-        rnf_split(I, nth, tid, &lo, &hi);
-        for (int64_t k = lo; k < hi; ++k)
-            for (int64_t g = 0; g < GH; ++g) wih_t[k * GH + g] = w_ih[g * I + k];
-        rnf_split(H, nth, tid, &lo, &hi);
-        for (int64_t k = lo; k < hi; ++k)
-            for (int64_t g = 0; g < GH; ++g) whh_t[k * GH + g] = w_hh[g * H + k];
+        /* Each thread packs the panels of its own units, gate by gate:
+         * W_ih^T for the input projection, W_hh^T for the recurrent product. */
+        for (int64_t g = 0; g < G && j1 > j0; ++g) {
+            o->pack(I, j1 - j0, w_ih + (g * H + j0) * I, 1, I, wih_p + (g * PH + p0) * nr * I);
+            o->pack(H, j1 - j0, w_hh + (g * H + j0) * H, 1, H, whh_p + (g * PH + p0) * nr * H);
+        }
         rnf_split(GH, nth, tid, &lo, &hi);
         for (int64_t g = lo; g < hi; ++g) {
             const int hh_in_x = !(lbr && g >= 2 * H); /* lbr keeps b_hn apart, under r */
@@ -99,10 +126,10 @@ static rnf_status FN(rnf_forward)(const rnf_desc *d, const rnf_fwd_args *a, void
         rnf_split(TB, nth, tid, &lo, &hi);
         for (int64_t m = lo; m < hi; ++m)
             for (int64_t g = 0; g < GH; ++g) xw[m * GH + g] = bias_x[g];
-        FN(gemm)(hi - lo, GH, I, x + lo * I, I, 1, wih_t, GH, xw + lo * GH, GH, 1);
+        for (int64_t g = 0; g < G; ++g)
+            o->gemm(hi - lo, H, I, x + lo * I, I, 1, wih_p + g * PH * nr * I, I,
+                    xw + lo * GH + g * H, GH, 1);
 
-        int64_t j0, j1;
-        rnf_split(H, nth, tid, &j0, &j1);
         for (int64_t p = 0; p < B; ++p)
             for (int64_t j = j0; j < j1; ++j) {
                 hbuf[0][p * H + j] = h0 ? h0[perm[p] * H + j] : 0;
@@ -117,40 +144,38 @@ static rnf_status FN(rnf_forward)(const rnf_desc *d, const rnf_fwd_args *a, void
             REAL *hnx = hbuf[cur ^ 1], *cnx = cbuf[cur ^ 1];
             if (nact > 0) {
                 for (int64_t g = 0; g < (orig_gru ? 2 : G); ++g)
-                    FN(gemm)(nact, j1 - j0, H, hc, H, 1, whh_t + g * H + j0, GH,
-                             hw + g * H + j0, GH, 0);
+                    o->gemm(nact, j1 - j0, H, hc, H, 1, whh_p + (g * PH + p0) * nr * H, H,
+                            hw + g * H + j0, GH, 0);
                 if (orig_gru) {
                     for (int64_t p = 0; p < nact; ++p) {
-                        const int64_t b = perm[p], t = FN(time_of)(d->reverse, plen[p], s);
-                        FN(gru_rz_fwd)(&cp, H, j0, j1, xw + (t * B + b) * GH, hw + p * GH,
-                                       hc + p * H, rh + p * H,
-                                       d->training ? xw + (t * B + b) * GH : NULL);
+                        const int64_t tb = FN(time_of)(d->reverse, plen[p], s) * B + perm[p];
+                        o->gru_rz_fwd(&cp, H, j0, j1, xw + tb * GH, hw + p * GH, hc + p * H,
+                                      rh + p * H, d->training ? xw + tb * GH : NULL);
                     }
 #pragma omp barrier
-                    FN(gemm)(nact, j1 - j0, H, rh, H, 1, whh_t + 2 * H + j0, GH,
-                             hw + 2 * H + j0, GH, 0);
+                    o->gemm(nact, j1 - j0, H, rh, H, 1, whh_p + (2 * PH + p0) * nr * H, H,
+                            hw + 2 * H + j0, GH, 0);
                 }
                 for (int64_t p = 0; p < nact; ++p) {
-                    const int64_t b = perm[p], t = FN(time_of)(d->reverse, plen[p], s);
-                    const int64_t tb = t * B + b;
+                    const int64_t tb = FN(time_of)(d->reverse, plen[p], s) * B + perm[p];
                     REAL *zt = d->training ? xw + tb * GH : NULL;
                     if (t_hprev)
                         for (int64_t j = j0; j < j1; ++j) t_hprev[tb * H + j] = hc[p * H + j];
                     if (t_cprev)
                         for (int64_t j = j0; j < j1; ++j) t_cprev[tb * H + j] = cc[p * H + j];
                     if (lstm)
-                        FN(lstm_fwd)(&cp, H, j0, j1, xw + tb * GH, hw + p * GH, hc + p * H,
-                                     cc + p * H, hnx + p * H, cnx + p * H, y + tb * H, zt);
+                        o->lstm_fwd(&cp, H, j0, j1, xw + tb * GH, hw + p * GH, cc + p * H,
+                                    hnx + p * H, cnx + p * H, y + tb * H, zt);
                     else if (lbr)
-                        FN(gru_lbr_fwd)(&cp, H, j0, j1, xw + tb * GH, hw + p * GH, bias_hn,
-                                        hc + p * H, hnx + p * H, y + tb * H, zt,
-                                        t_hn ? t_hn + tb * H : NULL);
+                        o->gru_lbr_fwd(&cp, H, j0, j1, xw + tb * GH, hw + p * GH, bias_hn,
+                                       hc + p * H, hnx + p * H, y + tb * H, zt,
+                                       t_hn ? t_hn + tb * H : NULL);
                     else if (orig_gru)
-                        FN(gru_n_fwd)(&cp, H, j0, j1, xw + tb * GH, hw + p * GH, hc + p * H,
-                                      hnx + p * H, y + tb * H, zt);
+                        o->gru_n_fwd(&cp, H, j0, j1, xw + tb * GH, hw + p * GH, hc + p * H,
+                                     hnx + p * H, y + tb * H, zt);
                     else
-                        FN(rnn_fwd)(&cp, j0, j1, xw + tb * GH, hw + p * GH, hnx + p * H,
-                                    y + tb * H, zt);
+                        o->rnn_fwd(&cp, j0, j1, xw + tb * GH, hw + p * GH, hnx + p * H,
+                                   y + tb * H, zt);
                 }
             }
             /* Finished rows: state carries over; their step-s slot is padding. */
@@ -219,9 +244,12 @@ static rnf_status FN(rnf_backward)(const rnf_desc *d, const rnf_bwd_args *a, voi
     const REAL *dy = a->dy, *dh_n = a->dh_n, *dc_n = a->dc_n;
     REAL *dx = a->dx, *dw_ih = a->dw_ih, *dw_hh = a->dw_hh, *db_ih = a->db_ih, *db_hh = a->db_hh;
     REAL *dh0 = a->dh0, *dc0 = a->dc0, *dpeep = d->peephole ? (REAL *)a->dpeephole : NULL;
+    const OPS *o = &rnf_active_kernels()->SFX;
+    const int nr = o->nr;
     const REAL *zt_all = (const REAL *)(tp + L.t_gates);
     const REAL *hprev = (const REAL *)(tp + L.t_hprev);
     const REAL *cprev = (const REAL *)(tp + L.t_cprev), *thn = (const REAL *)(tp + L.t_hn);
+    REAL *whb_p = (REAL *)(ws + L.whb_p), *wib_p = (REAL *)(ws + L.wib_p);
     REAL *dgi = (REAL *)(ws + L.dgi), *dgh = lbr ? (REAL *)(ws + L.dgh) : dgi;
     REAL *rh_all = (REAL *)(ws + L.rh_all), *drh = (REAL *)(ws + L.drh);
     REAL *dgs[2] = {(REAL *)(ws + L.dgs[0]), (REAL *)(ws + L.dgs[1])};
@@ -237,8 +265,18 @@ static rnf_status FN(rnf_backward)(const rnf_desc *d, const rnf_bwd_args *a, voi
 #pragma omp parallel num_threads(d->nthreads)
     {
         const int tid = rnf_thread_id(), nth = rnf_thread_count();
-        int64_t j0, j1, lo, hi;
-        rnf_split(H, nth, tid, &j0, &j1);
+        REAL *scr = (REAL *)(ws + L.thread + (size_t)tid * L.thread_stride);
+        REAL *bbuf = scr + 8 * H;
+        int64_t p0, j0, j1, lo, hi;
+        FN(unit_split)(H, nr, nth, tid, &p0, &j0, &j1);
+        /* Pack W_hh (K = G*H rows, N = H) for the own units, W_ih (N = I) by panels. */
+        o->pack(GH, j1 - j0, w_hh + j0, H, 1, whb_p + p0 * GH * nr);
+        {
+            int64_t q0, q1;
+            rnf_split((I + nr - 1) / nr, nth, tid, &q0, &q1);
+            const int64_t i0 = q0 * nr < I ? q0 * nr : I, i1 = q1 * nr < I ? q1 * nr : I;
+            o->pack(GH, i1 - i0, w_ih + i0, I, 1, wib_p + q0 * GH * nr);
+        }
         for (int64_t p = 0; p < B; ++p)
             for (int64_t j = j0; j < j1; ++j) {
                 dhb[0][p * H + j] = dh_n ? dh_n[perm[p] * H + j] : 0;
@@ -256,23 +294,22 @@ static rnf_status FN(rnf_backward)(const rnf_desc *d, const rnf_bwd_args *a, voi
             const REAL *dhc = dhb[cur], *dcc = dcb[cur];
             REAL *dhn = dhb[cur ^ 1], *dcn = dcb[cur ^ 1];
             for (int64_t p = 0; p < nact; ++p) {
-                const int64_t b = perm[p], t = FN(time_of)(d->reverse, plen[p], s);
-                const int64_t tb = t * B + b;
+                const int64_t tb = FN(time_of)(d->reverse, plen[p], s) * B + perm[p];
                 const REAL *zt = zt_all + tb * GH;
                 REAL *dht = dhn + p * H; /* dh reaching this step's output, then reused */
                 for (int64_t j = j0; j < j1; ++j)
                     dht[j] = dhc[p * H + j] + (dy ? dy[tb * H + j] : 0);
                 if (lstm) {
-                    FN(lstm_bwd)(&cp, H, j0, j1, zt, cprev + tb * H, dht, dcc + p * H,
-                                 dgi + tb * GH, dcn + p * H, dpeep);
+                    o->lstm_bwd(&cp, H, j0, j1, zt, cprev + tb * H, dht, dcc + p * H,
+                                dgi + tb * GH, dcn + p * H, dpeep, scr);
                     for (int64_t j = j0; j < j1; ++j) dht[j] = 0;
                 } else if (lbr) {
-                    FN(gru_lbr_bwd)(&cp, H, j0, j1, zt, thn + tb * H, hprev + tb * H, dht,
-                                    dgi + tb * GH, dgh + tb * GH, dht);
+                    o->gru_lbr_bwd(&cp, H, j0, j1, zt, thn + tb * H, hprev + tb * H, dht,
+                                   dgi + tb * GH, dgh + tb * GH, scr);
                 } else if (orig_gru) {
-                    FN(gru_zn_bwd)(&cp, H, j0, j1, zt, hprev + tb * H, dht, dgi + tb * GH, dht);
+                    o->gru_zn_bwd(&cp, H, j0, j1, zt, hprev + tb * H, dht, dgi + tb * GH, scr);
                 } else {
-                    FN(rnn_bwd)(&cp, j0, j1, zt, dht, dgi + tb * GH);
+                    o->rnn_bwd(&cp, j0, j1, zt, dht, dgi + tb * GH, scr);
                     for (int64_t j = j0; j < j1; ++j) dht[j] = 0;
                 }
                 for (int64_t g = 0; g < G; ++g)
@@ -294,17 +331,17 @@ static rnf_status FN(rnf_backward)(const rnf_desc *d, const rnf_bwd_args *a, voi
             if (nact > 0) {
                 if (orig_gru) {
 #pragma omp barrier
-                    FN(gemm)(nact, j1 - j0, H, dg + 2 * H, GH, 1, w_hh + 2 * H * H + j0, H,
-                             drh + j0, H, 0);
+                    o->gemm(nact, j1 - j0, H, dg + 2 * H, GH, 1, whb_p + p0 * GH * nr + 2 * H * nr,
+                            GH, drh + j0, H, 0);
                     for (int64_t p = 0; p < nact; ++p) {
                         const int64_t tb = FN(time_of)(d->reverse, plen[p], s) * B + perm[p];
-                        FN(gru_r_bwd)(&cp, j0, j1, zt_all + tb * GH, hprev + tb * H, drh + p * H,
-                                      dgi + tb * GH, dhn + p * H, rh_all + tb * H);
+                        o->gru_r_bwd(&cp, j0, j1, zt_all + tb * GH, hprev + tb * H, drh + p * H,
+                                     dgi + tb * GH, dhn + p * H, rh_all + tb * H, scr);
                         for (int64_t j = j0; j < j1; ++j) dg[p * GH + j] = dgi[tb * GH + j];
                     }
                 }
 #pragma omp barrier
-                FN(gemm)(nact, j1 - j0, Khh, dg, GH, 1, w_hh + j0, H, dhn + j0, H, 1);
+                o->gemm(nact, j1 - j0, Khh, dg, GH, 1, whb_p + p0 * GH * nr, GH, dhn + j0, H, 1);
             }
             cur ^= 1;
         }
@@ -316,20 +353,23 @@ static rnf_status FN(rnf_backward)(const rnf_desc *d, const rnf_bwd_args *a, voi
 #pragma omp barrier
         /* The big products over all T*B rows. */
         rnf_split(TB, nth, tid, &lo, &hi);
-        FN(gemm)(hi - lo, I, GH, dgi + lo * GH, GH, 1, w_ih, I, dx + lo * I, I, 0);
+        o->gemm(hi - lo, I, GH, dgi + lo * GH, GH, 1, wib_p, GH, dx + lo * I, I, 0);
         rnf_split(GH, nth, tid, &lo, &hi);
-        FN(gemm)(hi - lo, I, TB, dgi + lo, 1, GH, x, I, dw_ih + lo * I, I, 0);
+        FN(gemm_rowmajor_b)(o, hi - lo, I, TB, dgi + lo, 1, GH, x, I, dw_ih + lo * I, I, bbuf);
         FN(colsum)(TB, GH, dgi, db_ih, lo, hi);
         FN(colsum)(TB, GH, dgh, db_hh, lo, hi);
-        const int64_t split_at = orig_gru ? (hi < 2 * H ? hi : 2 * H) : hi;
+        /* original GRU: rows below 2H pair with h, the n rows with r * h */
+        const int64_t split_at = orig_gru ? (2 * H < lo ? lo : (2 * H > hi ? hi : 2 * H)) : hi;
         if (split_at > lo)
-            FN(gemm)(split_at - lo, H, TB, dgh + lo, 1, GH, hprev, H, dw_hh + lo * H, H, 0);
+            FN(gemm_rowmajor_b)(o, split_at - lo, H, TB, dgh + lo, 1, GH, hprev, H,
+                                dw_hh + lo * H, H, bbuf);
         if (hi > split_at) /* original GRU: dU_n = dzn^T . (r * h) */
-            FN(gemm)(hi - split_at, H, TB, dgh + split_at, 1, GH, rh_all, H,
-                     dw_hh + split_at * H, H, 0);
+            FN(gemm_rowmajor_b)(o, hi - split_at, H, TB, dgh + split_at, 1, GH, rh_all, H,
+                                dw_hh + split_at * H, H, bbuf);
     }
     return RNF_OK;
 }
 
+#undef OPS
 #undef CELLP
 #undef FN

@@ -1,8 +1,13 @@
 /*
- * gemm_isa.c -- one ISA's build of the GEMM template. setup.py compiles this
- * file once per ISA, defining RNF_ISA_NAME (baseline, avx2, avx512) and that
- * ISA's -m flags, so the symbols carry the ISA in their names.
+ * gemm_isa.c -- one ISA's kernels: packed GEMM and gate math, float and
+ * double. setup.py compiles this file once per ISA, defining RNF_ISA_NAME
+ * (baseline, avx2, avx512) and passing that ISA's -m flags, so the symbols
+ * carry the ISA in their names and dispatch.c can pick one at run time.
  */
+#include <stdint.h>
+#include <string.h>
+
+#include "../include/rnnfast.h"
 #include "kernels.h"
 
 #ifndef RNF_ISA_NAME
@@ -12,19 +17,121 @@
 #define RNF_STR_(x) #x
 #define RNF_STR(x) RNF_STR_(x)
 
+#if defined(__AVX512F__) || defined(__AVX2__)
+#include <immintrin.h>
+#endif
+
+/* ---------------------------------------------------------------- float */
 #define REAL float
 #define SFX f32
+#define RNF_REAL_IS_DOUBLE 0
+#if defined(__AVX512F__)
+#define VEC __m512
+#define VL 16
+#define NR 32
+#define MR_MAX 12
+#define NP_WIDE1 4
+#define NP_WIDE2 4
+#define VMASK __mmask16
+#define VMASK_N(n) ((__mmask16)((1u << (n)) - 1u))
+#define VLOADM(m, p) _mm512_maskz_loadu_ps((m), (p))
+#define VSTOREM(m, p, v) _mm512_mask_storeu_ps((p), (m), (v))
+#define VLOAD(p) _mm512_loadu_ps(p)
+#define VSET1(x) _mm512_set1_ps(x)
+#define VFMA(a, b, c) _mm512_fmadd_ps((a), (b), (c))
+#define VZERO() _mm512_setzero_ps()
+#elif defined(__AVX2__)
+#define VEC __m256
+#define VL 8
+#define NR 16
+#define MR_MAX 6
+#define NP_WIDE1 3
+#define NP_WIDE2 2
+#define VMASK __m256i
+#define VMASK_N(n) _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7))
+#define VLOADM(m, p) _mm256_maskload_ps((p), (m))
+#define VSTOREM(m, p, v) _mm256_maskstore_ps((p), (m), (v))
+#define VLOAD(p) _mm256_loadu_ps(p)
+#define VSET1(x) _mm256_set1_ps(x)
+#define VFMA(a, b, c) _mm256_fmadd_ps((a), (b), (c))
+#define VZERO() _mm256_setzero_ps()
+#else
+#define NR 16
+#endif
 #include "gemm_tmpl.h"
+#include "pointwise_tmpl.h"
+enum { RNF_NR_F32 = NR };
+#undef VEC
+#undef VL
+#undef NR
+#undef MR_MAX
+#undef NP_WIDE1
+#undef NP_WIDE2
+#undef VMASK
+#undef VMASK_N
+#undef VLOADM
+#undef VSTOREM
+#undef VLOAD
+#undef VSET1
+#undef VFMA
+#undef VZERO
 #undef REAL
 #undef SFX
+#undef RNF_REAL_IS_DOUBLE
+
+/* ---------------------------------------------------------------- double */
 #define REAL double
 #define SFX f64
+#define RNF_REAL_IS_DOUBLE 1
+#if defined(__AVX512F__)
+#define VEC __m512d
+#define VL 8
+#define NR 16
+#define MR_MAX 12
+#define NP_WIDE1 4
+#define NP_WIDE2 4
+#define VMASK __mmask8
+#define VMASK_N(n) ((__mmask8)((1u << (n)) - 1u))
+#define VLOADM(m, p) _mm512_maskz_loadu_pd((m), (p))
+#define VSTOREM(m, p, v) _mm512_mask_storeu_pd((p), (m), (v))
+#define VLOAD(p) _mm512_loadu_pd(p)
+#define VSET1(x) _mm512_set1_pd(x)
+#define VFMA(a, b, c) _mm512_fmadd_pd((a), (b), (c))
+#define VZERO() _mm512_setzero_pd()
+#elif defined(__AVX2__)
+#define VEC __m256d
+#define VL 4
+#define NR 8
+#define MR_MAX 6
+#define NP_WIDE1 3
+#define NP_WIDE2 2
+#define VMASK __m256i
+#define VMASK_N(n) _mm256_cmpgt_epi64(_mm256_set1_epi64x(n), _mm256_setr_epi64x(0, 1, 2, 3))
+#define VLOADM(m, p) _mm256_maskload_pd((p), (m))
+#define VSTOREM(m, p, v) _mm256_maskstore_pd((p), (m), (v))
+#define VLOAD(p) _mm256_loadu_pd(p)
+#define VSET1(x) _mm256_set1_pd(x)
+#define VFMA(a, b, c) _mm256_fmadd_pd((a), (b), (c))
+#define VZERO() _mm256_setzero_pd()
+#else
+#define NR 8
+#endif
 #include "gemm_tmpl.h"
-#undef REAL
-#undef SFX
+#include "pointwise_tmpl.h"
+enum { RNF_NR_F64 = NR };
+
+#define RNF_OPS(S, nr)                                                                          \
+    {                                                                                           \
+        nr, RNF_CAT(RNF_CAT(rnf_pack_, S), ISA), RNF_CAT(RNF_CAT(rnf_gemm_packed_, S), ISA),    \
+            RNF_CAT(RNF_CAT(lstm_fwd_, S), ISA), RNF_CAT(RNF_CAT(lstm_bwd_, S), ISA),           \
+            RNF_CAT(RNF_CAT(gru_lbr_fwd_, S), ISA), RNF_CAT(RNF_CAT(gru_lbr_bwd_, S), ISA),     \
+            RNF_CAT(RNF_CAT(gru_rz_fwd_, S), ISA), RNF_CAT(RNF_CAT(gru_n_fwd_, S), ISA),        \
+            RNF_CAT(RNF_CAT(gru_zn_bwd_, S), ISA), RNF_CAT(RNF_CAT(gru_r_bwd_, S), ISA),        \
+            RNF_CAT(RNF_CAT(rnn_fwd_, S), ISA), RNF_CAT(RNF_CAT(rnn_bwd_, S), ISA)              \
+    }
 
 const rnf_kernels RNF_CAT(rnf_kernels, ISA) = {
     RNF_STR(RNF_ISA_NAME),
-    RNF_CAT(rnf_gemm_f32, ISA),
-    RNF_CAT(rnf_gemm_f64, ISA),
+    RNF_OPS(f32, RNF_NR_F32),
+    RNF_OPS(f64, RNF_NR_F64),
 };

@@ -1,31 +1,244 @@
 /*
- * gemm_tmpl.h -- plain-C GEMM, written for the compiler to vectorise over N.
- * Included once per dtype by gemm_isa.c with REAL, SFX and ISA set.
- * See kernels.h for the contract; the k-order of every sum is fixed.
+ * gemm_tmpl.h -- packed GEMM: panel packing, register-blocked micro-kernels
+ * and the blocked macro-kernel. Included by gemm_isa.c once per dtype with
+ * REAL, SFX, ISA and the vector macros (V*, below) set for the ISA.
+ *
+ * Packed B ("panels"): ceil(N / NR) panels, each K rows of NR values,
+ * zero-padded past N: Bp[q][k][c] = B(k, q * NR + c).
+ *
+ * Arithmetic contract (kernels.h): every C element is one multiply-add chain
+ * over k = 0..K-1 in order, started from C (acc) or from 0. Blocking over K
+ * reloads C between blocks, which continues the same chain, so the bits do
+ * not depend on MR, NR, KC, MC or how callers split the output.
  */
-#define GEMM_FN RNF_CAT(RNF_CAT(rnf_gemm_, SFX), ISA)
+#define KFN(name) RNF_CAT(RNF_CAT(RNF_CAT(name, _), SFX), ISA)
 
-#define RNF_GEMM_NB ((int64_t)(512 / sizeof(REAL))) /* a C row chunk that stays in L1 */
+#ifndef RNF_KC
+#define RNF_KC 256 /* k-block: an NR-wide panel slice of KC rows stays in L1 */
+#define RNF_MC 96  /* m-block: MC rows of A times KC stay in L2 */
+#endif
 
-void GEMM_FN(int64_t M, int64_t N, int64_t K, const REAL *restrict A, int64_t a_rs,
-             int64_t a_cs, const REAL *restrict B, int64_t ldb, REAL *restrict C, int64_t ldc,
-             int acc)
+void KFN(rnf_pack)(int64_t K, int64_t N, const REAL *restrict B, int64_t b_rs, int64_t b_cs,
+                   REAL *restrict Bp)
 {
-    for (int64_t n0 = 0; n0 < N; n0 += RNF_GEMM_NB) {
-        const int64_t nb = (N - n0 < RNF_GEMM_NB) ? N - n0 : RNF_GEMM_NB;
-        for (int64_t m = 0; m < M; ++m) {
-            REAL *restrict c = C + m * ldc + n0;
-            const REAL *restrict a = A + m * a_rs;
-            if (!acc)
-                for (int64_t n = 0; n < nb; ++n) c[n] = 0;
-            for (int64_t k = 0; k < K; ++k) {
-                const REAL av = a[k * a_cs];
-                const REAL *restrict b = B + k * ldb + n0;
-                for (int64_t n = 0; n < nb; ++n) c[n] += av * b[n];
-            }
+    for (int64_t q = 0; q * NR < N; ++q) {
+        const int64_t n0 = q * NR, nc = N - n0 < NR ? N - n0 : NR;
+        REAL *restrict out = Bp + q * K * NR;
+        for (int64_t k = 0; k < K; ++k) {
+            const REAL *restrict src = B + k * b_rs + n0 * b_cs;
+            int64_t c = 0;
+            if (b_cs == 1)
+                for (; c < nc; ++c) out[k * NR + c] = src[c];
+            else
+                for (; c < nc; ++c) out[k * NR + c] = src[c * b_cs];
+            for (; c < NR; ++c) out[k * NR + c] = 0;
         }
     }
 }
 
-#undef GEMM_FN
-#undef RNF_GEMM_NB
+#ifdef VEC
+/*
+ * Micro-kernels. Accumulators are named scalars, not arrays, so they stay in
+ * registers; MR and NP are compile-time constants after inlining, and the
+ * guards on them vanish. A(i, k) = A[i * a_rs + k * a_cs]; panel p of B at
+ * Bp + p * pstride, rows NR apart. ncols: valid columns of the last panel
+ * (1..NR); columns past it are neither read nor written.
+ */
+static inline VMASK KFN(mask_of)(int valid)
+{
+    return VMASK_N(valid < 0 ? 0 : (valid > VL ? VL : valid));
+}
+
+#define RNF_ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11)
+
+/* MR (1..MR_MAX) rows x one panel (2 vectors). */
+static inline __attribute__((always_inline)) void
+KFN(kern_tall)(const int MR, int64_t kc, const REAL *restrict A, int64_t a_rs, int64_t a_cs,
+               const REAL *restrict Bp, REAL *restrict C, int64_t ldc, int load_c, int ncols)
+{
+    const VMASK m0 = KFN(mask_of)(ncols), m1 = KFN(mask_of)(ncols - VL);
+#define DECL(i) VEC c##i##a = VZERO(), c##i##b = VZERO();
+    RNF_ROWS(DECL)
+#undef DECL
+#define INIT(i)                                                                                  \
+    if (MR > i && load_c) {                                                                      \
+        c##i##a = VLOADM(m0, C + i * ldc);                                                       \
+        c##i##b = VLOADM(m1, C + i * ldc + VL);                                                  \
+    }
+    RNF_ROWS(INIT)
+#undef INIT
+    for (int64_t k = 0; k < kc; ++k) {
+        const VEC b0 = VLOAD(Bp + k * NR), b1 = VLOAD(Bp + k * NR + VL);
+        const REAL *ak = A + k * a_cs;
+#define STEP(i)                                                                                  \
+    if (MR > i) {                                                                                \
+        const VEC a = VSET1(ak[i * a_rs]);                                                       \
+        c##i##a = VFMA(a, b0, c##i##a);                                                          \
+        c##i##b = VFMA(a, b1, c##i##b);                                                          \
+    }
+        RNF_ROWS(STEP)
+#undef STEP
+    }
+#define STORE(i)                                                                                 \
+    if (MR > i) {                                                                                \
+        VSTOREM(m0, C + i * ldc, c##i##a);                                                       \
+        VSTOREM(m1, C + i * ldc + VL, c##i##b);                                                  \
+    }
+    RNF_ROWS(STORE)
+#undef STORE
+}
+
+#define RNF_VECS(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7)
+
+/* MR (1 or 2) rows x NP panels (2 NP <= 8 vectors): batch 1 and 2, where one
+ * panel alone would give too few independent multiply-add chains. */
+static inline __attribute__((always_inline)) void
+KFN(kern_wide)(const int MR, const int NP, int64_t kc, const REAL *restrict A, int64_t a_rs,
+               int64_t a_cs, const REAL *restrict Bp, int64_t pstride, REAL *restrict C,
+               int64_t ldc, int load_c, int ncols)
+{
+#define COL(v) ((v) / 2 * NR + (v) % 2 * VL)
+#define MASK(v) const VMASK m##v = KFN(mask_of)((v) / 2 == NP - 1 ? ncols - (v) % 2 * VL : VL);
+    RNF_VECS(MASK)
+#undef MASK
+#define DECL(v) VEC r0##v = VZERO(), r1##v = VZERO();
+    RNF_VECS(DECL)
+#undef DECL
+#define INIT(v)                                                                                  \
+    if (2 * NP > v && load_c) {                                                                  \
+        r0##v = VLOADM(m##v, C + COL(v));                                                        \
+        if (MR > 1) r1##v = VLOADM(m##v, C + ldc + COL(v));                                      \
+    }
+    RNF_VECS(INIT)
+#undef INIT
+    for (int64_t k = 0; k < kc; ++k) {
+        const VEC a0 = VSET1(A[k * a_cs]);
+        const VEC a1 = MR > 1 ? VSET1(A[a_rs + k * a_cs]) : a0;
+#define STEP(v)                                                                                  \
+    if (2 * NP > v) {                                                                            \
+        const VEC b = VLOAD(Bp + (v) / 2 * pstride + k * NR + (v) % 2 * VL);                     \
+        r0##v = VFMA(a0, b, r0##v);                                                              \
+        if (MR > 1) r1##v = VFMA(a1, b, r1##v);                                                  \
+    }
+        RNF_VECS(STEP)
+#undef STEP
+    }
+#define STORE(v)                                                                                 \
+    if (2 * NP > v) {                                                                            \
+        VSTOREM(m##v, C + COL(v), r0##v);                                                        \
+        if (MR > 1) VSTOREM(m##v, C + ldc + COL(v), r1##v);                                      \
+    }
+    RNF_VECS(STORE)
+#undef STORE
+#undef COL
+}
+
+/* Rows [0, mr) of one k-block against panels [q, q + np). */
+static void KFN(block)(int64_t mr, int np, int64_t kc, const REAL *A, int64_t a_rs,
+                       int64_t a_cs, const REAL *Bp, int64_t pstride, REAL *C, int64_t ldc,
+                       int load_c, int ncols)
+{
+#define RNF_K(m, p) KFN(kern_tall)(m, kc, A, a_rs, a_cs, Bp, C, ldc, load_c, ncols)
+#define RNF_W(m, p) KFN(kern_wide)(m, p, kc, A, a_rs, a_cs, Bp, pstride, C, ldc, load_c, ncols)
+    if (np == 1) {
+        switch (mr) {
+        case 1: RNF_K(1, 1); break;
+        case 2: RNF_K(2, 1); break;
+        case 3: RNF_K(3, 1); break;
+        case 4: RNF_K(4, 1); break;
+        case 5: RNF_K(5, 1); break;
+        case 6: RNF_K(6, 1); break;
+#if MR_MAX > 6
+        case 7: RNF_K(7, 1); break;
+        case 8: RNF_K(8, 1); break;
+        case 9: RNF_K(9, 1); break;
+        case 10: RNF_K(10, 1); break;
+        case 11: RNF_K(11, 1); break;
+        case 12: RNF_K(12, 1); break;
+#endif
+        default: break;
+        }
+    } else if (mr == 1) {
+        RNF_W(1, NP_WIDE1);
+    } else {
+        RNF_W(2, NP_WIDE2);
+    }
+#undef RNF_K
+#undef RNF_W
+}
+#endif /* VEC */
+
+/*
+ * C[M, N] (+)= A[M, K] . B[K, N] with B packed in panels of Kp >= K rows, N
+ * counted from a panel boundary. C is written only in its M x N window.
+ */
+void KFN(rnf_gemm_packed)(int64_t M, int64_t N, int64_t K, const REAL *A, int64_t a_rs,
+                          int64_t a_cs, const REAL *Bp, int64_t Kp, REAL *C, int64_t ldc, int acc)
+{
+    if (M <= 0 || N <= 0) return;
+    const int64_t npan = (N + NR - 1) / NR;
+    if (K <= 0) {
+        if (!acc)
+            for (int64_t m = 0; m < M; ++m)
+                for (int64_t n = 0; n < N; ++n) C[m * ldc + n] = 0;
+        return;
+    }
+    for (int64_t m0 = 0; m0 < M; m0 += RNF_MC) {
+        const int64_t mb = M - m0 < RNF_MC ? M - m0 : RNF_MC;
+        for (int64_t k0 = 0; k0 < K; k0 += RNF_KC) {
+            const int64_t kc = K - k0 < RNF_KC ? K - k0 : RNF_KC;
+            const int load_c = acc || k0 > 0;
+            const REAL *Ab = A + m0 * a_rs + k0 * a_cs;
+            const REAL *Bb = Bp + k0 * NR;
+            REAL *Cb = C + m0 * ldc;
+#ifdef VEC
+            if (mb <= 2) { /* batch 1 or 2: several panels at once, for enough FMA chains */
+                const int np = mb == 1 ? NP_WIDE1 : NP_WIDE2;
+                for (int64_t q = 0; q < npan; q += np) {
+                    if (q + np <= npan) {
+                        const int nc = (int)(N - (q + np - 1) * NR);
+                        KFN(block)(mb, np, kc, Ab, a_rs, a_cs, Bb + q * Kp * NR, Kp * NR,
+                                   Cb + q * NR, ldc, load_c, nc > NR ? NR : nc);
+                    } else {
+                        for (int64_t p = q; p < npan; ++p) {
+                            const int nc = (int)(N - p * NR);
+                            KFN(block)(mb, 1, kc, Ab, a_rs, a_cs, Bb + p * Kp * NR, Kp * NR,
+                                       Cb + p * NR, ldc, load_c, nc > NR ? NR : nc);
+                        }
+                    }
+                }
+                continue;
+            }
+            for (int64_t q = 0; q < npan; ++q) {
+                const int nc = (int)(N - q * NR);
+                for (int64_t i = 0; i < mb; i += MR_MAX) {
+                    const int64_t mr = mb - i < MR_MAX ? mb - i : MR_MAX;
+                    KFN(block)(mr, 1, kc, Ab + i * a_rs, a_rs, a_cs, Bb + q * Kp * NR, Kp * NR,
+                               Cb + i * ldc + q * NR, ldc, load_c, nc > NR ? NR : nc);
+                }
+            }
+#else
+            /* Portable path: the same chains, written for the compiler to vectorise. */
+            for (int64_t q = 0; q < npan; ++q) {
+                const int64_t nc = N - q * NR < NR ? N - q * NR : NR;
+                const REAL *Bq = Bb + q * Kp * NR;
+                for (int64_t i = 0; i < mb; ++i) {
+                    REAL c[NR];
+                    for (int64_t n = 0; n < NR; ++n)
+                        c[n] = (load_c && n < nc) ? Cb[i * ldc + q * NR + n] : 0;
+                    const REAL *a = Ab + i * a_rs;
+                    for (int64_t k = 0; k < kc; ++k) {
+                        const REAL av = a[k * a_cs];
+                        for (int64_t n = 0; n < NR; ++n) c[n] += av * Bq[k * NR + n];
+                    }
+                    for (int64_t n = 0; n < nc; ++n) Cb[i * ldc + q * NR + n] = c[n];
+                }
+            }
+#endif
+        }
+    }
+}
+
+#undef RNF_ROWS
+#undef RNF_VECS
+#undef KFN

@@ -1,33 +1,78 @@
 /*
- * kernels.h -- the internal kernel table. Each ISA build of gemm_tmpl.h fills
- * one rnf_kernels; dispatch.c picks one at run time. The drivers reach the
- * matrix products only through rnf_active_kernels(), so a faster engine
- * replaces them here without touching the drivers.
+ * kernels.h -- the internal kernel table. gemm_isa.c, compiled once per ISA,
+ * fills one rnf_kernels; dispatch.c picks one at run time. The drivers reach
+ * matrix products and gate math only through the table.
+ *
+ * GEMM contract: C[M, N] (+)= A[M, K] . B[K, N], element (m, k) of A at
+ * A[m * a_rs + k * a_cs] (a_cs = 1: row-major A; a_rs = 1: A transposed), B
+ * packed in panels by pack() (see gemm_tmpl.h): panel q holds columns
+ * [q*nr, q*nr + nr) for Kp rows; the call uses its first K rows. Every C
+ * element is one multiply-add chain over k = 0..K-1 in order, started from C
+ * (acc = 1) or 0 (acc = 0, C not read), so callers may split the output
+ * between threads any way and get the same bits.
+ *
+ * Pointwise contract: each function handles one batch row and the hidden
+ * units [j0, j1); every element's arithmetic is independent of j0 and j1.
  */
 #ifndef RNF_KERNELS_H
 #define RNF_KERNELS_H
 #include <stdint.h>
 
-/*
- * C[M, N] (+)= A[M, K] . B[K, N], where element (m, k) of A is at
- * A[m * a_rs + k * a_cs] (so a_rs = lda, a_cs = 1 is A, and a_rs = 1,
- * a_cs = lda is a transposed A), B and C are row-major with leading
- * dimensions ldb and ldc. acc = 0 overwrites C without reading it;
- * acc = 1 adds to it. Every C element is summed over k = 0..K-1 in order,
- * starting from 0 or from C, whatever M and N are: callers split the output
- * between threads and get the same bits for any split.
- */
-typedef void (*rnf_gemm_f32_fn)(int64_t M, int64_t N, int64_t K, const float *A, int64_t a_rs,
-                                int64_t a_cs, const float *B, int64_t ldb, float *C,
-                                int64_t ldc, int acc);
-typedef void (*rnf_gemm_f64_fn)(int64_t M, int64_t N, int64_t K, const double *A,
-                                int64_t a_rs, int64_t a_cs, const double *B, int64_t ldb,
-                                double *C, int64_t ldc, int acc);
+#define RNF_CAT_(a, b) a##b
+#define RNF_CAT(a, b) RNF_CAT_(a, b)
+
+/* Widest panel of any path, in elements: packed buffers are sized for it. */
+#define RNF_NR_MAX_F32 32
+#define RNF_NR_MAX_F64 16
+
+#define RNF_DECLARE_OPS(REAL, SFX)                                                               \
+    typedef struct {                                                                             \
+        int act[3];                                                                              \
+        REAL clip;            /* 0 = off */                                                      \
+        const REAL *peephole; /* [3, H] rows i, f, o, or NULL */                                 \
+    } RNF_CAT(rnf_cellp_, SFX);                                                                  \
+    typedef const RNF_CAT(rnf_cellp_, SFX) * RNF_CAT(rnf_cp_, SFX);                              \
+    typedef struct {                                                                             \
+        int nr; /* panel width */                                                                \
+        void (*pack)(int64_t K, int64_t N, const REAL *B, int64_t b_rs, int64_t b_cs, REAL *Bp); \
+        void (*gemm)(int64_t M, int64_t N, int64_t K, const REAL *A, int64_t a_rs,             \
+                     int64_t a_cs, const REAL *Bp, int64_t Kp, REAL *C, int64_t ldc, int acc);  \
+        /* scratch: 8 * H elements of the calling thread */                                      \
+        void (*lstm_fwd)(RNF_CAT(rnf_cp_, SFX), int64_t H, int64_t j0, int64_t j1,             \
+                         const REAL *xw, REAL *hw, const REAL *cpv, REAL *hn, REAL *cn, REAL *y, \
+                         REAL *zt);                                                              \
+        void (*lstm_bwd)(RNF_CAT(rnf_cp_, SFX), int64_t H, int64_t j0, int64_t j1,             \
+                         const REAL *zt, const REAL *cpv, const REAL *dh, const REAL *dc,        \
+                         REAL *dz, REAL *dcp, REAL *dpeep, REAL *scratch);                       \
+        void (*gru_lbr_fwd)(RNF_CAT(rnf_cp_, SFX), int64_t H, int64_t j0, int64_t j1,          \
+                            const REAL *xw, REAL *hw, const REAL *bhn, const REAL *hp, REAL *hn, \
+                            REAL *y, REAL *zt, REAL *thn);                                       \
+        void (*gru_lbr_bwd)(RNF_CAT(rnf_cp_, SFX), int64_t H, int64_t j0, int64_t j1,          \
+                            const REAL *zt, const REAL *thn, const REAL *hp, REAL *dh,           \
+                            REAL *dgi, REAL *dgh, REAL *scratch);                                \
+        void (*gru_rz_fwd)(RNF_CAT(rnf_cp_, SFX), int64_t H, int64_t j0, int64_t j1,           \
+                           const REAL *xw, REAL *hw, const REAL *hp, REAL *rh, REAL *zt);        \
+        void (*gru_n_fwd)(RNF_CAT(rnf_cp_, SFX), int64_t H, int64_t j0, int64_t j1,            \
+                          const REAL *xw, REAL *hw, const REAL *hp, REAL *hn, REAL *y,           \
+                          REAL *zt);                                                             \
+        void (*gru_zn_bwd)(RNF_CAT(rnf_cp_, SFX), int64_t H, int64_t j0, int64_t j1,           \
+                           const REAL *zt, const REAL *hp, REAL *dh, REAL *dg, REAL *scratch);   \
+        void (*gru_r_bwd)(RNF_CAT(rnf_cp_, SFX), int64_t j0, int64_t j1, const REAL *zt,       \
+                          const REAL *hp, const REAL *drh, REAL *dg, REAL *dhp, REAL *rh,        \
+                          REAL *scratch);                                                        \
+        void (*rnn_fwd)(RNF_CAT(rnf_cp_, SFX), int64_t j0, int64_t j1, const REAL *xw,         \
+                        const REAL *hw, REAL *hn, REAL *y, REAL *zt);                            \
+        void (*rnn_bwd)(RNF_CAT(rnf_cp_, SFX), int64_t j0, int64_t j1, const REAL *zt,         \
+                        const REAL *dh, REAL *dz, REAL *scratch);                                \
+    } RNF_CAT(rnf_ops_, SFX);
+
+RNF_DECLARE_OPS(float, f32)
+RNF_DECLARE_OPS(double, f64)
 
 typedef struct {
     const char *name;
-    rnf_gemm_f32_fn gemm_f32;
-    rnf_gemm_f64_fn gemm_f64;
+    rnf_ops_f32 f32;
+    rnf_ops_f64 f64;
 } rnf_kernels;
 
 extern const rnf_kernels rnf_kernels_baseline;
@@ -35,8 +80,5 @@ extern const rnf_kernels rnf_kernels_avx2;
 extern const rnf_kernels rnf_kernels_avx512;
 
 const rnf_kernels *rnf_active_kernels(void);
-
-#define RNF_CAT_(a, b) a##b
-#define RNF_CAT(a, b) RNF_CAT_(a, b)
 
 #endif

@@ -1,268 +1,424 @@
 /*
- * pointwise_tmpl.h -- fused gate math of one step for one batch row and the
- * hidden units [j0, j1), forward and backward, for every cell.
- * Included once per dtype by sequence.c with REAL, SFX, EXP and TANH set.
+ * pointwise_tmpl.h -- fused gate math of one step, forward and backward, for
+ * one batch row and the hidden units [j0, j1). Included by gemm_isa.c once
+ * per dtype; built with -ffp-contract=off so the vectorised body and the
+ * scalar tail of every loop round alike (the bits of an element never depend
+ * on where a thread's slice starts).
  *
- * Row pointers: xw and zt are [G*H] (gate blocks of width H), the others [H].
- * The tape keeps gate pre-activations before clipping; backward recomputes
- * the activations from them, so clip masks and every activation's derivative
- * are exact.
+ * Each function is a few passes over short arrays: pre-activations, then one
+ * activation pass per gate (the switch on the activation kind sits outside
+ * the loop so each pass vectorises), then the combination. The tape keeps
+ * pre-activations before clipping; backward recomputes the activations, so
+ * clip masks and every derivative are exact.
  */
-#define PW(name) RNF_CAT(RNF_CAT(name, _), SFX)
+#define PW(name) RNF_CAT(RNF_CAT(RNF_CAT(name, _), SFX), ISA)
+#define CP RNF_CAT(rnf_cp_, SFX)
 
-typedef struct {
-    int act[3];
-    REAL clip;            /* 0 = off */
-    const REAL *peephole; /* [3, H] rows i, f, o, or NULL */
-} PW(rnf_cellp);
+#ifndef RNF_INV_FACT
+#define RNF_INV_FACT
+/* 1 / k!, the Taylor coefficients of e^r. */
+static const double rnf_inv_fact[13] = {
+    1.0, 1.0, 1.0 / 2, 1.0 / 6, 1.0 / 24, 1.0 / 120, 1.0 / 720, 1.0 / 5040, 1.0 / 40320,
+    1.0 / 362880, 1.0 / 3628800, 1.0 / 39916800, 1.0 / 479001600};
+#endif
 
-static inline REAL PW(act)(int kind, REAL x)
+#if RNF_REAL_IS_DOUBLE
+typedef uint64_t PW(bits_t);
+typedef int64_t PW(sbits_t);
+#define PW_MAGIC 6755399441055744.0 /* 1.5 * 2^52: adding it rounds to an integer */
+#define PW_BIAS 1023
+#define PW_MANT 52
+#define PW_XHI 710.0
+#define PW_XLO -746.0
+#define PW_LN2HI 6.93147180369123816490e-01
+#define PW_LN2LO 1.90821492927058770002e-10
+#define PW_EXP_DEG 12
+#define PW_TANH_DEG 5 /* odd terms through x^9 */
+#else
+typedef uint32_t PW(bits_t);
+typedef int32_t PW(sbits_t);
+#define PW_MAGIC 12582912.0f /* 1.5 * 2^23 */
+#define PW_BIAS 127
+#define PW_MANT 23
+#define PW_XHI 89.0f
+#define PW_XLO -104.0f
+#define PW_LN2HI 0.693145751953125f
+#define PW_LN2LO 1.428606765330187e-06f
+#define PW_EXP_DEG 7
+#define PW_TANH_DEG 3 /* odd terms through x^5 */
+#endif
+
+static inline REAL PW(from_bits)(PW(bits_t) b)
 {
-    switch (kind) {
-    case RNF_ACT_SIGMOID: return (REAL)1 / ((REAL)1 + EXP(-x));
-    case RNF_ACT_HARD_SIGMOID: {
-        const REAL y = (REAL)0.2 * x + (REAL)0.5;
-        return y < 0 ? (REAL)0 : (y > 1 ? (REAL)1 : y); /* NaN passes through */
-    }
-    case RNF_ACT_TANH: return TANH(x);
-    case RNF_ACT_RELU: return x > 0 ? x : (x == x ? (REAL)0 : x);
-    default: return x;
-    }
+    REAL r;
+    memcpy(&r, &b, sizeof r);
+    return r;
 }
 
-/* Derivative at pre-activation x whose activation is y. */
-static inline REAL PW(dact)(int kind, REAL x, REAL y)
+static inline PW(bits_t) PW(to_bits)(REAL r)
 {
-    switch (kind) {
-    case RNF_ACT_SIGMOID: return y * ((REAL)1 - y);
-    case RNF_ACT_HARD_SIGMOID: return (y > 0 && y < 1) ? (REAL)0.2 : (REAL)0;
-    case RNF_ACT_TANH: return (REAL)1 - y * y;
-    case RNF_ACT_RELU: return x > 0 ? (REAL)1 : (REAL)0;
-    default: return 1;
-    }
+    PW(bits_t) b;
+    memcpy(&b, &r, sizeof b);
+    return b;
+}
+
+/* e^x to about 1 ulp: x = n ln2 + r, |r| <= ln2/2, e^r by Taylor, 2^n in two
+ * factors so that the result overflows and underflows gradually and NaN stays
+ * NaN. */
+static inline REAL PW(vexp)(REAL x)
+{
+    x = x > PW_XHI ? PW_XHI : x;
+    x = x < PW_XLO ? PW_XLO : x;
+    const REAL t = x * (REAL)1.44269504088896340736 + PW_MAGIC;
+    const REAL n = t - PW_MAGIC;
+    const REAL r = (x - n * PW_LN2HI) - n * PW_LN2LO;
+    REAL p = (REAL)rnf_inv_fact[PW_EXP_DEG];
+    for (int k = PW_EXP_DEG - 1; k >= 0; --k) p = (REAL)rnf_inv_fact[k] + r * p;
+    const PW(bits_t) ni = PW(to_bits)(t) - PW(to_bits)(PW_MAGIC); /* n, two's complement */
+    const PW(bits_t) n1 = (PW(bits_t))((PW(sbits_t))ni >> 1);
+    const PW(bits_t) n2 = ni - n1;
+    const REAL s1 = PW(from_bits)((n1 + PW_BIAS) << PW_MANT);
+    const REAL s2 = PW(from_bits)((n2 + PW_BIAS) << PW_MANT);
+    return p * s1 * s2;
+}
+
+static inline REAL PW(vsigmoid)(REAL x) { return (REAL)1 / ((REAL)1 + PW(vexp)(-x)); }
+
+/* tanh: odd Taylor series below 1/16, else (1 - e) / (1 + e), e = e^{-2|x|}. */
+static inline REAL PW(vtanh)(REAL x)
+{
+    static const REAL c[4] = {(REAL)(-1.0 / 3), (REAL)(2.0 / 15), (REAL)(-17.0 / 315),
+                              (REAL)(62.0 / 2835)};
+    const REAL ax = x < 0 ? -x : x;
+    const REAL x2 = x * x;
+    REAL s = c[PW_TANH_DEG - 2];
+    for (int k = PW_TANH_DEG - 3; k >= 0; --k) s = c[k] + x2 * s;
+    const REAL small = x + x * (x2 * s);
+    const REAL e = PW(vexp)((REAL)-2 * ax);
+    const REAL big = ((REAL)1 - e) / ((REAL)1 + e);
+    const REAL v = ax < (REAL)0.0625 ? small : (x < 0 ? -big : big);
+    return v;
 }
 
 static inline REAL PW(clamp)(REAL z, REAL clip)
 {
-    if (clip > 0) return z > clip ? clip : (z < -clip ? -clip : z);
-    return z;
+    return z > clip ? clip : (z < -clip ? -clip : z); /* NaN passes through */
 }
 
-/* Activation of a clipped pre-activation, and its derivative (0 where clamped). */
-static inline REAL PW(gate)(const PW(rnf_cellp) *cp, int kind, REAL z)
+/* out = act(z) (no clip); out may be z. */
+static void PW(act_pass)(int kind, const REAL *z, REAL *out, int64_t n)
 {
-    return PW(act)(kind, PW(clamp)(z, cp->clip));
+    switch (kind) {
+    case RNF_ACT_SIGMOID:
+        for (int64_t j = 0; j < n; ++j) out[j] = PW(vsigmoid)(z[j]);
+        break;
+    case RNF_ACT_HARD_SIGMOID:
+        for (int64_t j = 0; j < n; ++j) {
+            const REAL y = (REAL)0.2 * z[j] + (REAL)0.5;
+            out[j] = y < 0 ? (REAL)0 : (y > 1 ? (REAL)1 : y);
+        }
+        break;
+    case RNF_ACT_TANH:
+        for (int64_t j = 0; j < n; ++j) out[j] = PW(vtanh)(z[j]);
+        break;
+    case RNF_ACT_RELU:
+        for (int64_t j = 0; j < n; ++j) out[j] = z[j] > 0 ? z[j] : (z[j] == z[j] ? (REAL)0 : z[j]);
+        break;
+    default:
+        for (int64_t j = 0; j < n; ++j) out[j] = z[j];
+        break;
+    }
 }
 
-static inline REAL PW(dgate)(const PW(rnf_cellp) *cp, int kind, REAL z, REAL y)
+/* out = act(clamp(z)): a gate's activation. */
+static void PW(gate_pass)(CP cp, int kind, const REAL *z, REAL *out, int64_t n)
 {
-    if (cp->clip > 0 && (z > cp->clip || z < -cp->clip)) return 0;
-    return PW(dact)(kind, PW(clamp)(z, cp->clip), y);
+    if (cp->clip > 0) {
+        for (int64_t j = 0; j < n; ++j) out[j] = PW(clamp)(z[j], cp->clip);
+        PW(act_pass)(kind, out, out, n);
+    } else {
+        PW(act_pass)(kind, z, out, n);
+    }
+}
+
+/* out = d act(clamp(z)) / dz given y = act(clamp(z)); 0 where clip clamps.
+ * With clip = 0 it is the plain activation's derivative. */
+static void PW(dgate_pass)(REAL clip, int kind, const REAL *z, const REAL *y, REAL *out,
+                           int64_t n)
+{
+    switch (kind) {
+    case RNF_ACT_SIGMOID:
+        for (int64_t j = 0; j < n; ++j) out[j] = y[j] * ((REAL)1 - y[j]);
+        break;
+    case RNF_ACT_HARD_SIGMOID:
+        for (int64_t j = 0; j < n; ++j) out[j] = (y[j] > 0 && y[j] < 1) ? (REAL)0.2 : (REAL)0;
+        break;
+    case RNF_ACT_TANH:
+        for (int64_t j = 0; j < n; ++j) out[j] = (REAL)1 - y[j] * y[j];
+        break;
+    case RNF_ACT_RELU:
+        for (int64_t j = 0; j < n; ++j) {
+            const REAL zc = clip > 0 ? PW(clamp)(z[j], clip) : z[j];
+            out[j] = zc > 0 ? (REAL)1 : (REAL)0;
+        }
+        break;
+    default:
+        for (int64_t j = 0; j < n; ++j) out[j] = 1;
+        break;
+    }
+    if (clip > 0)
+        for (int64_t j = 0; j < n; ++j)
+            out[j] = (z[j] > clip || z[j] < -clip) ? (REAL)0 : out[j];
 }
 
 /* ---------------------------------------------------------------- LSTM */
 
-/* xw, hw: [4H] gate rows i, f, g, o; hp, cpv: previous state; writes hn, cn,
- * y (may be NULL) and, when zt is not NULL, the pre-activations. */
-static inline void PW(lstm_fwd)(const PW(rnf_cellp) *cp, int64_t H, int64_t j0, int64_t j1,
-                                const REAL *xw, const REAL *hw, const REAL *hp,
-                                const REAL *cpv, REAL *hn, REAL *cn, REAL *y, REAL *zt)
+/* xw: [4H] input projection with biases; hw: [4H] U h, overwritten with the
+ * gate activations; cpv: c; writes cn, y (= hn) and, if zt, pre-activations. */
+static void PW(lstm_fwd)(CP cp, int64_t H, int64_t j0, int64_t j1, const REAL *xw, REAL *hw,
+                         const REAL *cpv, REAL *hn, REAL *cn, REAL *y, REAL *zt)
 {
+    const int64_t n = j1 - j0;
     const REAL *p = cp->peephole;
-    (void)hp;
-    for (int64_t j = j0; j < j1; ++j) {
-        const REAL c = cpv[j];
-        REAL zi = xw[j] + hw[j], zf = xw[H + j] + hw[H + j];
-        const REAL zg = xw[2 * H + j] + hw[2 * H + j];
-        if (p) {
-            zi += p[j] * c;
-            zf += p[H + j] * c;
-        }
-        const REAL i = PW(gate)(cp, cp->act[0], zi), f = PW(gate)(cp, cp->act[0], zf);
-        const REAL g = PW(gate)(cp, cp->act[1], zg);
-        const REAL c1 = f * c + i * g;
-        REAL zo = xw[3 * H + j] + hw[3 * H + j];
-        if (p) zo += p[2 * H + j] * c1;
-        const REAL o = PW(gate)(cp, cp->act[0], zo);
-        const REAL h1 = o * PW(act)(cp->act[2], c1);
+    xw += j0, hw += j0, cpv += j0, hn += j0, cn += j0, y += j0;
+    if (zt) zt += j0;
+    for (int g = 0; g < 3; ++g) {
+        REAL *a = hw + g * H;
+        const REAL *b = xw + g * H;
+        for (int64_t j = 0; j < n; ++j) a[j] = b[j] + a[j];
+        if (p && g < 2)
+            for (int64_t j = 0; j < n; ++j) a[j] = a[j] + p[g * H + j0 + j] * cpv[j];
+        if (zt)
+            for (int64_t j = 0; j < n; ++j) zt[g * H + j] = a[j];
+        PW(gate_pass)(cp, cp->act[g == 2 ? 1 : 0], a, a, n);
+    }
+    REAL *i = hw, *f = hw + H, *gg = hw + 2 * H, *o = hw + 3 * H;
+    const REAL *xo = xw + 3 * H;
+    for (int64_t j = 0; j < n; ++j) {
+        const REAL c1 = f[j] * cpv[j] + i[j] * gg[j];
         cn[j] = c1;
-        hn[j] = h1;
-        if (y) y[j] = h1;
-        if (zt) {
-            zt[j] = zi;
-            zt[H + j] = zf;
-            zt[2 * H + j] = zg;
-            zt[3 * H + j] = zo;
-        }
+        o[j] = xo[j] + o[j];
+    }
+    if (p)
+        for (int64_t j = 0; j < n; ++j) o[j] = o[j] + p[2 * H + j0 + j] * cn[j];
+    if (zt)
+        for (int64_t j = 0; j < n; ++j) zt[3 * H + j] = o[j];
+    PW(gate_pass)(cp, cp->act[0], o, o, n);
+    PW(act_pass)(cp->act[2], cn, y, n);
+    for (int64_t j = 0; j < n; ++j) {
+        y[j] = o[j] * y[j];
+        hn[j] = y[j];
     }
 }
 
-/* dh, dc: gradient reaching h' and c' of this step. Writes the gate
- * gradients dz [4H], the gradient to c (dcp) and adds dpeephole terms. */
-static inline void PW(lstm_bwd)(const PW(rnf_cellp) *cp, int64_t H, int64_t j0, int64_t j1,
-                                const REAL *zt, const REAL *cpv, const REAL *dh,
-                                const REAL *dc, REAL *dz, REAL *dcp, REAL *dpeep)
+/* dh, dc: gradient reaching h' and c'. Writes dz [4H] (gate pre-activation
+ * gradients), dcp (to c) and adds to dpeep [3H]. */
+static void PW(lstm_bwd)(CP cp, int64_t H, int64_t j0, int64_t j1, const REAL *zt,
+                         const REAL *cpv, const REAL *dh, const REAL *dc, REAL *dz, REAL *dcp,
+                         REAL *dpeep, REAL *s)
 {
+    const int64_t n = j1 - j0;
     const REAL *p = cp->peephole;
-    for (int64_t j = j0; j < j1; ++j) {
-        const REAL c = cpv[j];
-        const REAL zi = zt[j], zf = zt[H + j], zg = zt[2 * H + j], zo = zt[3 * H + j];
-        const REAL i = PW(gate)(cp, cp->act[0], zi), f = PW(gate)(cp, cp->act[0], zf);
-        const REAL g = PW(gate)(cp, cp->act[1], zg), o = PW(gate)(cp, cp->act[0], zo);
-        const REAL c1 = f * c + i * g;
-        const REAL hc = PW(act)(cp->act[2], c1);
-        const REAL dzo = dh[j] * hc * PW(dgate)(cp, cp->act[0], zo, o);
-        REAL dc1 = dc[j] + dh[j] * o * PW(dact)(cp->act[2], c1, hc);
-        if (p) dc1 += dzo * p[2 * H + j];
-        const REAL dzi = dc1 * g * PW(dgate)(cp, cp->act[0], zi, i);
-        const REAL dzf = dc1 * c * PW(dgate)(cp, cp->act[0], zf, f);
-        const REAL dzg = dc1 * i * PW(dgate)(cp, cp->act[1], zg, g);
-        REAL dcprev = dc1 * f;
-        if (p) {
-            dcprev += dzi * p[j] + dzf * p[H + j];
-            dpeep[j] += dzi * c;
-            dpeep[H + j] += dzf * c;
-            dpeep[2 * H + j] += dzo * c1;
+    zt += j0, cpv += j0, dh += j0, dc += j0, dz += j0, dcp += j0;
+    REAL *i = s, *f = s + n, *g = s + 2 * n, *o = s + 3 * n, *c1 = s + 4 * n, *hc = s + 5 * n;
+    REAL *d = s + 6 * n, *dc1 = s + 7 * n;
+    PW(gate_pass)(cp, cp->act[0], zt, i, n);
+    PW(gate_pass)(cp, cp->act[0], zt + H, f, n);
+    PW(gate_pass)(cp, cp->act[1], zt + 2 * H, g, n);
+    PW(gate_pass)(cp, cp->act[0], zt + 3 * H, o, n);
+    for (int64_t j = 0; j < n; ++j) c1[j] = f[j] * cpv[j] + i[j] * g[j];
+    PW(act_pass)(cp->act[2], c1, hc, n);
+    REAL *dzi = dz, *dzf = dz + H, *dzg = dz + 2 * H, *dzo = dz + 3 * H;
+    PW(dgate_pass)(cp->clip, cp->act[0], zt + 3 * H, o, dzo, n);
+    for (int64_t j = 0; j < n; ++j) dzo[j] = dh[j] * hc[j] * dzo[j];
+    PW(dgate_pass)(0, cp->act[2], c1, hc, d, n);
+    for (int64_t j = 0; j < n; ++j) dc1[j] = dc[j] + dh[j] * o[j] * d[j];
+    if (p)
+        for (int64_t j = 0; j < n; ++j) dc1[j] = dc1[j] + dzo[j] * p[2 * H + j0 + j];
+    PW(dgate_pass)(cp->clip, cp->act[0], zt, i, dzi, n);
+    PW(dgate_pass)(cp->clip, cp->act[0], zt + H, f, dzf, n);
+    PW(dgate_pass)(cp->clip, cp->act[1], zt + 2 * H, g, dzg, n);
+    for (int64_t j = 0; j < n; ++j) {
+        dzi[j] = dc1[j] * g[j] * dzi[j];
+        dzf[j] = dc1[j] * cpv[j] * dzf[j];
+        dzg[j] = dc1[j] * i[j] * dzg[j];
+        dcp[j] = dc1[j] * f[j];
+    }
+    if (p) {
+        REAL *dp = dpeep + j0;
+        for (int64_t j = 0; j < n; ++j) {
+            dcp[j] = dcp[j] + dzi[j] * p[j0 + j] + dzf[j] * p[H + j0 + j];
+            dp[j] += dzi[j] * cpv[j];
+            dp[H + j] += dzf[j] * cpv[j];
+            dp[2 * H + j] += dzo[j] * c1[j];
         }
-        dcp[j] = dcprev;
-        dz[j] = dzi;
-        dz[H + j] = dzf;
-        dz[2 * H + j] = dzg;
-        dz[3 * H + j] = dzo;
     }
 }
 
 /* ---------------------------------------------------------------- GRU */
 
 /* linear_before_reset: xw holds W x + b_i (+ b_h for r, z); hw holds U h
- * without bias; bhn is b_hn. thn (tape, may be NULL) keeps U_n h + b_hn. */
-static inline void PW(gru_lbr_fwd)(const PW(rnf_cellp) *cp, int64_t H, int64_t j0, int64_t j1,
-                                   const REAL *xw, const REAL *hw, const REAL *bhn,
-                                   const REAL *hp, REAL *hn, REAL *y, REAL *zt, REAL *thn)
+ * (overwritten); bhn is b_hn; thn (tape, with zt) keeps U_n h + b_hn. */
+static void PW(gru_lbr_fwd)(CP cp, int64_t H, int64_t j0, int64_t j1, const REAL *xw, REAL *hw,
+                            const REAL *bhn, const REAL *hp, REAL *hn, REAL *y, REAL *zt,
+                            REAL *thn)
 {
-    for (int64_t j = j0; j < j1; ++j) {
-        const REAL zr = xw[j] + hw[j], zz = xw[H + j] + hw[H + j];
-        const REAL hnv = hw[2 * H + j] + bhn[j];
-        const REAL r = PW(gate)(cp, cp->act[0], zr), z = PW(gate)(cp, cp->act[0], zz);
-        const REAL zn = xw[2 * H + j] + r * hnv;
-        const REAL n = PW(gate)(cp, cp->act[1], zn);
-        const REAL h1 = ((REAL)1 - z) * n + z * hp[j];
-        hn[j] = h1;
-        if (y) y[j] = h1;
-        if (zt) {
-            zt[j] = zr;
-            zt[H + j] = zz;
-            zt[2 * H + j] = zn;
-            thn[j] = hnv;
-        }
+    const int64_t n = j1 - j0;
+    xw += j0, hw += j0, bhn += j0, hp += j0, hn += j0, y += j0;
+    if (zt) zt += j0, thn += j0;
+    REAL *r = hw, *z = hw + H, *hnv = hw + 2 * H;
+    for (int g = 0; g < 2; ++g) {
+        REAL *a = hw + g * H;
+        for (int64_t j = 0; j < n; ++j) a[j] = xw[g * H + j] + a[j];
+        if (zt)
+            for (int64_t j = 0; j < n; ++j) zt[g * H + j] = a[j];
+        PW(gate_pass)(cp, cp->act[0], a, a, n);
+    }
+    for (int64_t j = 0; j < n; ++j) {
+        hnv[j] = hnv[j] + bhn[j];
+        if (zt) thn[j] = hnv[j];
+        hnv[j] = xw[2 * H + j] + r[j] * hnv[j]; /* now the n pre-activation */
+        if (zt) zt[2 * H + j] = hnv[j];
+    }
+    PW(gate_pass)(cp, cp->act[1], hnv, hnv, n);
+    for (int64_t j = 0; j < n; ++j) {
+        y[j] = ((REAL)1 - z[j]) * hnv[j] + z[j] * hp[j];
+        hn[j] = y[j];
     }
 }
 
-/* Writes dgi (gradient of the input-side pre-activations, [3H]), dgh (of the
- * recurrent side: n block is dzn * r) and the direct term z * dh to dhp. */
-static inline void PW(gru_lbr_bwd)(const PW(rnf_cellp) *cp, int64_t H, int64_t j0, int64_t j1,
-                                   const REAL *zt, const REAL *thn, const REAL *hp,
-                                   const REAL *dh, REAL *dgi, REAL *dgh, REAL *dhp)
+/* dh: gradient reaching h', overwritten with the direct term z * dh. Writes
+ * dgi (input-side pre-activation gradients) and dgh (recurrent side: the n
+ * block is dzn * r). */
+static void PW(gru_lbr_bwd)(CP cp, int64_t H, int64_t j0, int64_t j1, const REAL *zt,
+                            const REAL *thn, const REAL *hp, REAL *dh, REAL *dgi, REAL *dgh,
+                            REAL *s)
 {
-    for (int64_t j = j0; j < j1; ++j) {
-        const REAL zr = zt[j], zz = zt[H + j], zn = zt[2 * H + j];
-        const REAL r = PW(gate)(cp, cp->act[0], zr), z = PW(gate)(cp, cp->act[0], zz);
-        const REAL n = PW(gate)(cp, cp->act[1], zn);
-        const REAL dzn = dh[j] * ((REAL)1 - z) * PW(dgate)(cp, cp->act[1], zn, n);
-        const REAL dzz = dh[j] * (hp[j] - n) * PW(dgate)(cp, cp->act[0], zz, z);
-        const REAL dzr = dzn * thn[j] * PW(dgate)(cp, cp->act[0], zr, r);
-        dgi[j] = dgh[j] = dzr;
-        dgi[H + j] = dgh[H + j] = dzz;
-        dgi[2 * H + j] = dzn;
-        dgh[2 * H + j] = dzn * r;
-        dhp[j] = z * dh[j];
+    const int64_t n = j1 - j0;
+    zt += j0, thn += j0, hp += j0, dh += j0, dgi += j0, dgh += j0;
+    REAL *r = s, *z = s + n, *nn = s + 2 * n;
+    PW(gate_pass)(cp, cp->act[0], zt, r, n);
+    PW(gate_pass)(cp, cp->act[0], zt + H, z, n);
+    PW(gate_pass)(cp, cp->act[1], zt + 2 * H, nn, n);
+    REAL *dr = dgi, *dz = dgi + H, *dn = dgi + 2 * H;
+    PW(dgate_pass)(cp->clip, cp->act[1], zt + 2 * H, nn, dn, n);
+    PW(dgate_pass)(cp->clip, cp->act[0], zt + H, z, dz, n);
+    PW(dgate_pass)(cp->clip, cp->act[0], zt, r, dr, n);
+    for (int64_t j = 0; j < n; ++j) {
+        dn[j] = dh[j] * ((REAL)1 - z[j]) * dn[j];
+        dz[j] = dh[j] * (hp[j] - nn[j]) * dz[j];
+        dr[j] = dn[j] * thn[j] * dr[j];
+        dgh[j] = dr[j];
+        dgh[H + j] = dz[j];
+        dgh[2 * H + j] = dn[j] * r[j];
+        dh[j] = z[j] * dh[j];
     }
 }
 
-/* Original GRU, first half: r and z. Stores r, z in place of hw's r, z
- * blocks, writes r * h to rh for the U_n product. */
-static inline void PW(gru_rz_fwd)(const PW(rnf_cellp) *cp, int64_t H, int64_t j0, int64_t j1,
-                                  const REAL *xw, REAL *hw, const REAL *hp, REAL *rh, REAL *zt)
+/* Original GRU, first half: r and z. hw's r, z blocks become r, z; writes
+ * r * h to rh for the U_n product. */
+static void PW(gru_rz_fwd)(CP cp, int64_t H, int64_t j0, int64_t j1, const REAL *xw, REAL *hw,
+                           const REAL *hp, REAL *rh, REAL *zt)
 {
-    for (int64_t j = j0; j < j1; ++j) {
-        const REAL zr = xw[j] + hw[j], zz = xw[H + j] + hw[H + j];
-        const REAL r = PW(gate)(cp, cp->act[0], zr);
-        hw[j] = r;
-        hw[H + j] = PW(gate)(cp, cp->act[0], zz);
-        rh[j] = r * hp[j];
-        if (zt) {
-            zt[j] = zr;
-            zt[H + j] = zz;
-        }
+    const int64_t n = j1 - j0;
+    xw += j0, hw += j0, hp += j0, rh += j0;
+    if (zt) zt += j0;
+    for (int g = 0; g < 2; ++g) {
+        REAL *a = hw + g * H;
+        for (int64_t j = 0; j < n; ++j) a[j] = xw[g * H + j] + a[j];
+        if (zt)
+            for (int64_t j = 0; j < n; ++j) zt[g * H + j] = a[j];
+        PW(gate_pass)(cp, cp->act[0], a, a, n);
     }
+    for (int64_t j = 0; j < n; ++j) rh[j] = hw[j] * hp[j];
 }
 
 /* Original GRU, second half: hw's n block holds U_n (r * h); xw's n block
- * includes b_hn. */
-static inline void PW(gru_n_fwd)(const PW(rnf_cellp) *cp, int64_t H, int64_t j0, int64_t j1,
-                                 const REAL *xw, const REAL *hw, const REAL *hp, REAL *hn,
-                                 REAL *y, REAL *zt)
+ * includes b_hn; hw's z block holds z. */
+static void PW(gru_n_fwd)(CP cp, int64_t H, int64_t j0, int64_t j1, const REAL *xw, REAL *hw,
+                          const REAL *hp, REAL *hn, REAL *y, REAL *zt)
 {
-    for (int64_t j = j0; j < j1; ++j) {
-        const REAL z = hw[H + j];
-        const REAL zn = xw[2 * H + j] + hw[2 * H + j];
-        const REAL n = PW(gate)(cp, cp->act[1], zn);
-        const REAL h1 = ((REAL)1 - z) * n + z * hp[j];
-        hn[j] = h1;
-        if (y) y[j] = h1;
-        if (zt) zt[2 * H + j] = zn;
+    const int64_t n = j1 - j0;
+    xw += j0, hw += j0, hp += j0, hn += j0, y += j0;
+    REAL *a = hw + 2 * H;
+    const REAL *z = hw + H;
+    for (int64_t j = 0; j < n; ++j) a[j] = xw[2 * H + j] + a[j];
+    if (zt)
+        for (int64_t j = 0; j < n; ++j) zt[j0 + 2 * H + j] = a[j];
+    PW(gate_pass)(cp, cp->act[1], a, a, n);
+    for (int64_t j = 0; j < n; ++j) {
+        y[j] = ((REAL)1 - z[j]) * a[j] + z[j] * hp[j];
+        hn[j] = y[j];
     }
 }
 
-/* Original GRU backward, first half: z and n blocks of dg, direct z * dh. */
-static inline void PW(gru_zn_bwd)(const PW(rnf_cellp) *cp, int64_t H, int64_t j0, int64_t j1,
-                                  const REAL *zt, const REAL *hp, const REAL *dh, REAL *dg,
-                                  REAL *dhp)
+/* Original GRU backward, first half: z and n blocks of dg; dh becomes z * dh. */
+static void PW(gru_zn_bwd)(CP cp, int64_t H, int64_t j0, int64_t j1, const REAL *zt,
+                           const REAL *hp, REAL *dh, REAL *dg, REAL *s)
 {
-    for (int64_t j = j0; j < j1; ++j) {
-        const REAL zz = zt[H + j], zn = zt[2 * H + j];
-        const REAL z = PW(gate)(cp, cp->act[0], zz), n = PW(gate)(cp, cp->act[1], zn);
-        dg[H + j] = dh[j] * (hp[j] - n) * PW(dgate)(cp, cp->act[0], zz, z);
-        dg[2 * H + j] = dh[j] * ((REAL)1 - z) * PW(dgate)(cp, cp->act[1], zn, n);
-        dhp[j] = z * dh[j];
+    const int64_t n = j1 - j0;
+    zt += j0, hp += j0, dh += j0, dg += j0;
+    REAL *z = s, *nn = s + n;
+    PW(gate_pass)(cp, cp->act[0], zt + H, z, n);
+    PW(gate_pass)(cp, cp->act[1], zt + 2 * H, nn, n);
+    REAL *dz = dg + H, *dn = dg + 2 * H;
+    PW(dgate_pass)(cp->clip, cp->act[0], zt + H, z, dz, n);
+    PW(dgate_pass)(cp->clip, cp->act[1], zt + 2 * H, nn, dn, n);
+    for (int64_t j = 0; j < n; ++j) {
+        dz[j] = dh[j] * (hp[j] - nn[j]) * dz[j];
+        dn[j] = dh[j] * ((REAL)1 - z[j]) * dn[j];
+        dh[j] = z[j] * dh[j];
     }
 }
 
-/* Original GRU backward, second half: drh = U_n^T dzn is given; writes the
- * r block of dg, adds r * drh to dhp and keeps r * h for dU_n. */
-static inline void PW(gru_r_bwd)(const PW(rnf_cellp) *cp, int64_t j0, int64_t j1,
-                                 const REAL *zt, const REAL *hp, const REAL *drh, REAL *dg,
-                                 REAL *dhp, REAL *rh)
+/* Original GRU backward, second half: drh = U_n^T dzn is given; writes the r
+ * block of dg, adds r * drh to dhp, keeps r * h for dU_n. */
+static void PW(gru_r_bwd)(CP cp, int64_t j0, int64_t j1, const REAL *zt, const REAL *hp,
+                          const REAL *drh, REAL *dg, REAL *dhp, REAL *rh, REAL *s)
 {
-    for (int64_t j = j0; j < j1; ++j) {
-        const REAL r = PW(gate)(cp, cp->act[0], zt[j]);
-        dg[j] = drh[j] * hp[j] * PW(dgate)(cp, cp->act[0], zt[j], r);
-        dhp[j] += r * drh[j];
-        rh[j] = r * hp[j];
+    const int64_t n = j1 - j0;
+    zt += j0, hp += j0, drh += j0, dg += j0, dhp += j0, rh += j0;
+    REAL *r = s;
+    PW(gate_pass)(cp, cp->act[0], zt, r, n);
+    PW(dgate_pass)(cp->clip, cp->act[0], zt, r, dg, n);
+    for (int64_t j = 0; j < n; ++j) {
+        dg[j] = drh[j] * hp[j] * dg[j];
+        dhp[j] = dhp[j] + r[j] * drh[j];
+        rh[j] = r[j] * hp[j];
     }
 }
 
 /* ---------------------------------------------------------------- RNN */
 
-static inline void PW(rnn_fwd)(const PW(rnf_cellp) *cp, int64_t j0, int64_t j1, const REAL *xw,
-                               const REAL *hw, REAL *hn, REAL *y, REAL *zt)
+static void PW(rnn_fwd)(CP cp, int64_t j0, int64_t j1, const REAL *xw, const REAL *hw,
+                        REAL *hn, REAL *y, REAL *zt)
 {
-    for (int64_t j = j0; j < j1; ++j) {
-        const REAL z = xw[j] + hw[j];
-        const REAL h1 = PW(gate)(cp, cp->act[0], z);
-        hn[j] = h1;
-        if (y) y[j] = h1;
-        if (zt) zt[j] = z;
-    }
+    const int64_t n = j1 - j0;
+    xw += j0, hw += j0, hn += j0, y += j0;
+    REAL *a = zt ? zt + j0 : hn;
+    for (int64_t j = 0; j < n; ++j) a[j] = xw[j] + hw[j];
+    PW(gate_pass)(cp, cp->act[0], a, hn, n);
+    for (int64_t j = 0; j < n; ++j) y[j] = hn[j];
 }
 
-static inline void PW(rnn_bwd)(const PW(rnf_cellp) *cp, int64_t j0, int64_t j1, const REAL *zt,
-                               const REAL *dh, REAL *dz)
+static void PW(rnn_bwd)(CP cp, int64_t j0, int64_t j1, const REAL *zt, const REAL *dh,
+                        REAL *dz, REAL *s)
 {
-    for (int64_t j = j0; j < j1; ++j) {
-        const REAL h1 = PW(gate)(cp, cp->act[0], zt[j]);
-        dz[j] = dh[j] * PW(dgate)(cp, cp->act[0], zt[j], h1);
-    }
+    const int64_t n = j1 - j0;
+    zt += j0, dh += j0, dz += j0;
+    PW(gate_pass)(cp, cp->act[0], zt, s, n);
+    PW(dgate_pass)(cp->clip, cp->act[0], zt, s, dz, n);
+    for (int64_t j = 0; j < n; ++j) dz[j] = dh[j] * dz[j];
 }
 
+#undef PW_MAGIC
+#undef PW_BIAS
+#undef PW_MANT
+#undef PW_XHI
+#undef PW_XLO
+#undef PW_LN2HI
+#undef PW_LN2LO
+#undef PW_EXP_DEG
+#undef PW_TANH_DEG
+#undef CP
 #undef PW
