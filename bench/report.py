@@ -25,8 +25,16 @@ SHAPES = [(100, 1, 128), (100, 16, 256), (100, 64, 512), (50, 256, 1024)]
 QUICK = [(20, 1, 32), (20, 8, 64)]
 
 
+SETTLE = 0.2  # seconds: let the previous implementation's worker threads stop spinning
+
+
 def median_time(fn, repeats: int, budget: float) -> float:
-    """Median seconds of fn over repeats calls (fewer if they exceed budget)."""
+    """Median seconds of fn over repeats calls (fewer if they exceed budget).
+
+    Thread pools (OpenMP, ONNX Runtime's) spin-wait for a while after a call;
+    on a 2-core machine that steals the cores from whatever runs next, so
+    each implementation starts after the previous one's pool has gone idle."""
+    time.sleep(SETTLE)
     fn()  # warm up: first-call allocation, thread start
     times = []
     start = time.perf_counter()

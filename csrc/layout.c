@@ -7,6 +7,12 @@
 
 int rnf_gates(int cell) { return cell == RNF_CELL_LSTM ? 4 : (cell == RNF_CELL_GRU ? 3 : 1); }
 
+int64_t rnf_chunk_steps(int64_t T, int64_t B)
+{
+    const int64_t want = B > 0 ? (RNF_CHUNK_ROWS + B - 1) / B : 1;
+    return T < want ? T : want;
+}
+
 rnf_status rnf_check_desc(const rnf_desc *d)
 {
     if (!d) return RNF_ERR_NULL;
@@ -83,7 +89,10 @@ rnf_status rnf_make_layout(const rnf_desc *d, rnf_layout *L)
     L->whh_p = take(&f, mul3(G, Hp, H, &f.overflow), es);
     L->bias_x = take(&f, GH, es);
     L->bias_hn = take(&f, lbr ? H : 0, es);
-    L->xw = take(&f, d->training ? 0 : TBGH, es);
+    /* inference streams the input projection through chunks of Tc steps */
+    const size_t Tc = (size_t)rnf_chunk_steps(d->steps, d->batch);
+    L->xw = take(&f, d->training ? 0 : mul3(Tc, B, GH, &f.overflow), es);
+    L->xg = take(&f, d->training || !d->reverse ? 0 : mul3(Tc, B, I, &f.overflow), es);
     L->hw = take(&f, BGH, es);
     for (int k = 0; k < 2; ++k) {
         L->h[k] = take(&f, BH, es);

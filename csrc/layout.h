@@ -15,10 +15,12 @@ enum { RNF_ALIGN = 64 };
 /* Blocks in which the weight-gradient products pack their row-major operand. */
 #define RNF_KB 256
 #define RNF_NB 256
+/* Rows (steps x batch) of one input-projection chunk in inference. */
+#define RNF_CHUNK_ROWS 256
 
 typedef struct {
     /* forward workspace */
-    size_t wih_p, whh_p, bias_x, bias_hn, xw, hw, h[2], c[2], rh, perm, plen, count;
+    size_t wih_p, whh_p, bias_x, bias_hn, xw, xg, hw, h[2], c[2], rh, perm, plen, count;
     size_t fwd_ws;
     /* tape */
     size_t t_gates, t_hprev, t_cprev, t_hn;
@@ -30,6 +32,8 @@ typedef struct {
 } rnf_layout;
 
 int rnf_gates(int cell);
+/* Steps whose input projection inference computes at once (chunk of T). */
+int64_t rnf_chunk_steps(int64_t T, int64_t B);
 rnf_status rnf_check_desc(const rnf_desc *d);
 rnf_status rnf_make_layout(const rnf_desc *d, rnf_layout *L);
 

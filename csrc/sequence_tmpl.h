@@ -60,6 +60,20 @@ static void FN(gemm_rowmajor_b)(const OPS *o, int64_t M, int64_t N, int64_t K, c
     }
 }
 
+/* xw[rows, own columns of every gate] = bias + A . W_ih^T, A [rows, I] with
+ * row stride lda; the thread's own panels, so no other thread's columns. */
+static void FN(project)(const OPS *o, int64_t G, int64_t GH, int64_t H, int64_t I, int64_t rows,
+                        const REAL *A, int64_t lda, const REAL *wih_p, const REAL *bias_x,
+                        int64_t PH, int nr, int64_t p0, int64_t j0, int64_t j1, REAL *xw)
+{
+    for (int64_t m = 0; m < rows; ++m)
+        for (int64_t g = 0; g < G; ++g)
+            for (int64_t j = j0; j < j1; ++j) xw[m * GH + g * H + j] = bias_x[g * H + j];
+    for (int64_t g = 0; g < G; ++g)
+        o->gemm(rows, j1 - j0, I, A, lda, 1, wih_p + (g * PH + p0) * nr * I, I,
+                xw + g * H + j0, GH, 1);
+}
+
 static rnf_status FN(rnf_forward)(const rnf_desc *d, const rnf_fwd_args *a, void *workspace,
                            size_t ws_bytes, void *tape, size_t tape_bytes)
 {
@@ -93,7 +107,9 @@ static rnf_status FN(rnf_forward)(const rnf_desc *d, const rnf_fwd_args *a, void
     REAL *wih_p = (REAL *)(ws + L.wih_p), *whh_p = (REAL *)(ws + L.whh_p);
     REAL *bias_x = (REAL *)(ws + L.bias_x), *bias_hn = (REAL *)(ws + L.bias_hn);
     REAL *xw = d->training ? (REAL *)(tp + L.t_gates) : (REAL *)(ws + L.xw);
-    REAL *hw = (REAL *)(ws + L.hw), *rh = (REAL *)(ws + L.rh);
+    REAL *hw = (REAL *)(ws + L.hw), *rh = (REAL *)(ws + L.rh), *xg = (REAL *)(ws + L.xg);
+    const int64_t Tc = rnf_chunk_steps(T, B);
+    const int gathered = !d->training && d->reverse && a->seq_lengths;
     REAL *hbuf[2] = {(REAL *)(ws + L.h[0]), (REAL *)(ws + L.h[1])};
     REAL *cbuf[2] = {(REAL *)(ws + L.c[0]), (REAL *)(ws + L.c[1])};
     REAL *t_hprev = d->training ? (REAL *)(tp + L.t_hprev) : NULL;
@@ -110,26 +126,21 @@ static rnf_status FN(rnf_forward)(const rnf_desc *d, const rnf_fwd_args *a, void
         FN(unit_split)(H, nr, nth, tid, &p0, &j0, &j1);
 
         /* Each thread packs the panels of its own units, gate by gate:
-         * W_ih^T for the input projection, W_hh^T for the recurrent product. */
+         * W_ih^T for the input projection, W_hh^T for the recurrent product,
+         * and only ever reads and writes those units' columns of xw and hw. */
         for (int64_t g = 0; g < G && j1 > j0; ++g) {
             o->pack(I, j1 - j0, w_ih + (g * H + j0) * I, 1, I, wih_p + (g * PH + p0) * nr * I);
             o->pack(H, j1 - j0, w_hh + (g * H + j0) * H, 1, H, whh_p + (g * PH + p0) * nr * H);
         }
-        rnf_split(GH, nth, tid, &lo, &hi);
-        for (int64_t g = lo; g < hi; ++g) {
-            const int hh_in_x = !(lbr && g >= 2 * H); /* lbr keeps b_hn apart, under r */
-            bias_x[g] = (b_ih ? b_ih[g] : 0) + (b_hh && hh_in_x ? b_hh[g] : 0);
-            if (!hh_in_x) bias_hn[g - 2 * H] = b_hh ? b_hh[g] : 0;
-        }
-#pragma omp barrier
-        /* Input projection for all T*B rows: xw = bias + x . W_ih^T. */
-        rnf_split(TB, nth, tid, &lo, &hi);
-        for (int64_t m = lo; m < hi; ++m)
-            for (int64_t g = 0; g < GH; ++g) xw[m * GH + g] = bias_x[g];
         for (int64_t g = 0; g < G; ++g)
-            o->gemm(hi - lo, H, I, x + lo * I, I, 1, wih_p + g * PH * nr * I, I,
-                    xw + lo * GH + g * H, GH, 1);
-
+            for (int64_t j = j0; j < j1; ++j) {
+                const int64_t c = g * H + j;
+                const int hh_in_x = !(lbr && g == 2); /* lbr keeps b_hn apart, under r */
+                bias_x[c] = (b_ih ? b_ih[c] : 0) + (b_hh && hh_in_x ? b_hh[c] : 0);
+                if (!hh_in_x) bias_hn[j] = b_hh ? b_hh[c] : 0;
+            }
+        if (d->training) /* the tape holds the projection of all T*B rows */
+            FN(project)(o, G, GH, H, I, TB, x, I, wih_p, bias_x, PH, nr, p0, j0, j1, xw);
         for (int64_t p = 0; p < B; ++p)
             for (int64_t j = j0; j < j1; ++j) {
                 hbuf[0][p * H + j] = h0 ? h0[perm[p] * H + j] : 0;
@@ -137,44 +148,68 @@ static rnf_status FN(rnf_forward)(const rnf_desc *d, const rnf_fwd_args *a, void
             }
 #pragma omp barrier
         int cur = 0;
-        int64_t nact = B;
+        int64_t nact = B, s0 = 0, s1 = 0, tlo = 0; /* inference chunk: steps [s0, s1) */
         for (int64_t s = 0; s < T; ++s) {
             while (nact > 0 && plen[nact - 1] <= s) --nact;
             const REAL *hc = hbuf[cur], *cc = cbuf[cur];
             REAL *hnx = hbuf[cur ^ 1], *cnx = cbuf[cur ^ 1];
+            if (nact > 0 && !d->training && s == s1) {
+                s0 = s;
+                s1 = s + Tc < plen[0] ? s + Tc : plen[0];
+                const int64_t rows = (s1 - s0) * B;
+                if (gathered) { /* reverse with lengths: row (s, p) reads x at t_p(s) */
+                    rnf_split(rows, nth, tid, &lo, &hi);
+                    for (int64_t m = lo; m < hi; ++m) {
+                        const int64_t sp = s0 + m / B, p = m % B;
+                        for (int64_t i = 0; i < I; ++i)
+                            xg[m * I + i] = sp < plen[p]
+                                                ? x[((plen[p] - 1 - sp) * B + perm[p]) * I + i]
+                                                : 0;
+                    }
+#pragma omp barrier
+                    FN(project)(o, G, GH, H, I, rows, xg, I, wih_p, bias_x, PH, nr, p0, j0, j1,
+                                xw);
+                } else { /* times [tlo, tlo + s1 - s0), contiguous in x */
+                    tlo = d->reverse ? T - s1 : s0;
+                    FN(project)(o, G, GH, H, I, rows, x + tlo * B * I, I, wih_p, bias_x, PH, nr,
+                                p0, j0, j1, xw);
+                }
+            }
+#define XW_ROW(p)                                                                                \
+    (xw + GH * (d->training ? FN(time_of)(d->reverse, plen[p], s) * B + perm[p]                  \
+                : gathered  ? (s - s0) * B + (p)                                                 \
+                            : (FN(time_of)(d->reverse, plen[p], s) - tlo) * B + perm[p]))
             if (nact > 0) {
                 for (int64_t g = 0; g < (orig_gru ? 2 : G); ++g)
                     o->gemm(nact, j1 - j0, H, hc, H, 1, whh_p + (g * PH + p0) * nr * H, H,
                             hw + g * H + j0, GH, 0);
                 if (orig_gru) {
-                    for (int64_t p = 0; p < nact; ++p) {
-                        const int64_t tb = FN(time_of)(d->reverse, plen[p], s) * B + perm[p];
-                        o->gru_rz_fwd(&cp, H, j0, j1, xw + tb * GH, hw + p * GH, hc + p * H,
-                                      rh + p * H, d->training ? xw + tb * GH : NULL);
-                    }
+                    for (int64_t p = 0; p < nact; ++p)
+                        o->gru_rz_fwd(&cp, H, j0, j1, XW_ROW(p), hw + p * GH, hc + p * H,
+                                      rh + p * H, d->training ? XW_ROW(p) : NULL);
 #pragma omp barrier
                     o->gemm(nact, j1 - j0, H, rh, H, 1, whh_p + (2 * PH + p0) * nr * H, H,
                             hw + 2 * H + j0, GH, 0);
                 }
                 for (int64_t p = 0; p < nact; ++p) {
                     const int64_t tb = FN(time_of)(d->reverse, plen[p], s) * B + perm[p];
-                    REAL *zt = d->training ? xw + tb * GH : NULL;
+                    REAL *xr = XW_ROW(p), *zt = d->training ? xr : NULL;
                     if (t_hprev)
                         for (int64_t j = j0; j < j1; ++j) t_hprev[tb * H + j] = hc[p * H + j];
                     if (t_cprev)
                         for (int64_t j = j0; j < j1; ++j) t_cprev[tb * H + j] = cc[p * H + j];
                     if (lstm)
-                        o->lstm_fwd(&cp, H, j0, j1, xw + tb * GH, hw + p * GH, cc + p * H,
+                        o->lstm_fwd(&cp, H, j0, j1, xr, hw + p * GH, cc + p * H,
                                     hnx + p * H, cnx + p * H, y + tb * H, zt);
                     else if (lbr)
-                        o->gru_lbr_fwd(&cp, H, j0, j1, xw + tb * GH, hw + p * GH, bias_hn,
+                        o->gru_lbr_fwd(&cp, H, j0, j1, xr, hw + p * GH, bias_hn,
                                        hc + p * H, hnx + p * H, y + tb * H, zt,
                                        t_hn ? t_hn + tb * H : NULL);
                     else if (orig_gru)
-                        o->gru_n_fwd(&cp, H, j0, j1, xw + tb * GH, hw + p * GH, hc + p * H,
+                        o->gru_n_fwd(&cp, H, j0, j1, xr, hw + p * GH, hc + p * H,
                                      hnx + p * H, y + tb * H, zt);
                     else
-                        o->rnn_fwd(&cp, j0, j1, xw + tb * GH, hw + p * GH, hnx + p * H,
+                        o->rnn_fwd(&cp, j0, j1, xr, hw + p * GH, hnx + p * H,
                                    y + tb * H, zt);
                 }
             }
@@ -197,6 +232,7 @@ static rnf_status FN(rnf_forward)(const rnf_desc *d, const rnf_fwd_args *a, void
 #pragma omp barrier
             }
         }
+#undef XW_ROW
         for (int64_t p = 0; p < B; ++p)
             for (int64_t j = j0; j < j1; ++j) {
                 h_n[perm[p] * H + j] = hbuf[cur][p * H + j];

@@ -82,10 +82,17 @@ static inline REAL PW(vexp)(REAL x)
     return p * s1 * s2;
 }
 
-static inline REAL PW(vsigmoid)(REAL x) { return (REAL)1 / ((REAL)1 + PW(vexp)(-x)); }
+/* sigmoid from e = e^{-|x|}: 1/(1+e) or e/(1+e), no cancellation either side. */
+static inline REAL PW(sigmoid_e)(REAL x, REAL e)
+{
+    const REAL inv = (REAL)1 / ((REAL)1 + e);
+    return x >= 0 ? inv : e * inv;
+}
 
-/* tanh: odd Taylor series below 1/16, else (1 - e) / (1 + e), e = e^{-2|x|}. */
-static inline REAL PW(vtanh)(REAL x)
+static inline REAL PW(vsigmoid)(REAL x) { return PW(sigmoid_e)(x, PW(vexp)(x < 0 ? x : -x)); }
+
+/* tanh from e = e^{-2|x|}: odd Taylor series below 1/16, else (1 - e) / (1 + e). */
+static inline REAL PW(tanh_e)(REAL x, REAL e)
 {
     static const REAL c[4] = {(REAL)(-1.0 / 3), (REAL)(2.0 / 15), (REAL)(-17.0 / 315),
                               (REAL)(62.0 / 2835)};
@@ -94,11 +101,11 @@ static inline REAL PW(vtanh)(REAL x)
     REAL s = c[PW_TANH_DEG - 2];
     for (int k = PW_TANH_DEG - 3; k >= 0; --k) s = c[k] + x2 * s;
     const REAL small = x + x * (x2 * s);
-    const REAL e = PW(vexp)((REAL)-2 * ax);
     const REAL big = ((REAL)1 - e) / ((REAL)1 + e);
-    const REAL v = ax < (REAL)0.0625 ? small : (x < 0 ? -big : big);
-    return v;
+    return ax < (REAL)0.0625 ? small : (x < 0 ? -big : big);
 }
+
+static inline REAL PW(vtanh)(REAL x) { return PW(tanh_e)(x, PW(vexp)((REAL)-2 * (x < 0 ? -x : x))); }
 
 static inline REAL PW(clamp)(REAL z, REAL clip)
 {
@@ -141,34 +148,53 @@ static void PW(gate_pass)(CP cp, int kind, const REAL *z, REAL *out, int64_t n)
     }
 }
 
-/* out = d act(clamp(z)) / dz given y = act(clamp(z)); 0 where clip clamps.
- * With clip = 0 it is the plain activation's derivative. */
-static void PW(dgate_pass)(REAL clip, int kind, const REAL *z, const REAL *y, REAL *out,
-                           int64_t n)
+/* y = act(clamp(z)) and d = dy/dz, 0 where clip clamps (clip = 0: no clip).
+ * Derivatives come from e, not from y: sigmoid' = e/(1+e)^2 and
+ * tanh' = 4e/(1+e)^2 keep full relative precision where the gate saturates,
+ * which 1 - y^2 and y(1 - y) do not. y has the same bits as act_pass's. */
+static void PW(gate_grad_pass)(REAL clip, int kind, const REAL *z, REAL *y, REAL *d, int64_t n)
 {
     switch (kind) {
     case RNF_ACT_SIGMOID:
-        for (int64_t j = 0; j < n; ++j) out[j] = y[j] * ((REAL)1 - y[j]);
+        for (int64_t j = 0; j < n; ++j) {
+            const REAL zc = clip > 0 ? PW(clamp)(z[j], clip) : z[j];
+            const REAL e = PW(vexp)(zc < 0 ? zc : -zc), inv = (REAL)1 / ((REAL)1 + e);
+            y[j] = PW(sigmoid_e)(zc, e);
+            d[j] = e * inv * inv;
+        }
         break;
     case RNF_ACT_HARD_SIGMOID:
-        for (int64_t j = 0; j < n; ++j) out[j] = (y[j] > 0 && y[j] < 1) ? (REAL)0.2 : (REAL)0;
+        for (int64_t j = 0; j < n; ++j) {
+            const REAL zc = clip > 0 ? PW(clamp)(z[j], clip) : z[j];
+            const REAL v = (REAL)0.2 * zc + (REAL)0.5;
+            y[j] = v < 0 ? (REAL)0 : (v > 1 ? (REAL)1 : v);
+            d[j] = (v > 0 && v < 1) ? (REAL)0.2 : (REAL)0;
+        }
         break;
     case RNF_ACT_TANH:
-        for (int64_t j = 0; j < n; ++j) out[j] = (REAL)1 - y[j] * y[j];
+        for (int64_t j = 0; j < n; ++j) {
+            const REAL zc = clip > 0 ? PW(clamp)(z[j], clip) : z[j];
+            const REAL e = PW(vexp)((REAL)-2 * (zc < 0 ? -zc : zc)), inv = (REAL)1 / ((REAL)1 + e);
+            y[j] = PW(tanh_e)(zc, e);
+            d[j] = (REAL)4 * e * inv * inv;
+        }
         break;
     case RNF_ACT_RELU:
         for (int64_t j = 0; j < n; ++j) {
             const REAL zc = clip > 0 ? PW(clamp)(z[j], clip) : z[j];
-            out[j] = zc > 0 ? (REAL)1 : (REAL)0;
+            y[j] = zc > 0 ? zc : (zc == zc ? (REAL)0 : zc);
+            d[j] = zc > 0 ? (REAL)1 : (REAL)0;
         }
         break;
     default:
-        for (int64_t j = 0; j < n; ++j) out[j] = 1;
+        for (int64_t j = 0; j < n; ++j) {
+            y[j] = clip > 0 ? PW(clamp)(z[j], clip) : z[j];
+            d[j] = 1;
+        }
         break;
     }
     if (clip > 0)
-        for (int64_t j = 0; j < n; ++j)
-            out[j] = (z[j] > clip || z[j] < -clip) ? (REAL)0 : out[j];
+        for (int64_t j = 0; j < n; ++j) d[j] = (z[j] > clip || z[j] < -clip) ? (REAL)0 : d[j];
 }
 
 /* ---------------------------------------------------------------- LSTM */
@@ -221,23 +247,20 @@ static void PW(lstm_bwd)(CP cp, int64_t H, int64_t j0, int64_t j1, const REAL *z
     const REAL *p = cp->peephole;
     zt += j0, cpv += j0, dh += j0, dc += j0, dz += j0, dcp += j0;
     REAL *i = s, *f = s + n, *g = s + 2 * n, *o = s + 3 * n, *c1 = s + 4 * n, *hc = s + 5 * n;
-    REAL *d = s + 6 * n, *dc1 = s + 7 * n;
-    PW(gate_pass)(cp, cp->act[0], zt, i, n);
-    PW(gate_pass)(cp, cp->act[0], zt + H, f, n);
-    PW(gate_pass)(cp, cp->act[1], zt + 2 * H, g, n);
-    PW(gate_pass)(cp, cp->act[0], zt + 3 * H, o, n);
-    for (int64_t j = 0; j < n; ++j) c1[j] = f[j] * cpv[j] + i[j] * g[j];
-    PW(act_pass)(cp->act[2], c1, hc, n);
+    REAL *dhc = s + 6 * n, *dc1 = s + 7 * n;
     REAL *dzi = dz, *dzf = dz + H, *dzg = dz + 2 * H, *dzo = dz + 3 * H;
-    PW(dgate_pass)(cp->clip, cp->act[0], zt + 3 * H, o, dzo, n);
-    for (int64_t j = 0; j < n; ++j) dzo[j] = dh[j] * hc[j] * dzo[j];
-    PW(dgate_pass)(0, cp->act[2], c1, hc, d, n);
-    for (int64_t j = 0; j < n; ++j) dc1[j] = dc[j] + dh[j] * o[j] * d[j];
+    PW(gate_grad_pass)(cp->clip, cp->act[0], zt, i, dzi, n);
+    PW(gate_grad_pass)(cp->clip, cp->act[0], zt + H, f, dzf, n);
+    PW(gate_grad_pass)(cp->clip, cp->act[1], zt + 2 * H, g, dzg, n);
+    PW(gate_grad_pass)(cp->clip, cp->act[0], zt + 3 * H, o, dzo, n);
+    for (int64_t j = 0; j < n; ++j) c1[j] = f[j] * cpv[j] + i[j] * g[j];
+    PW(gate_grad_pass)(0, cp->act[2], c1, hc, dhc, n);
+    for (int64_t j = 0; j < n; ++j) {
+        dzo[j] = dh[j] * hc[j] * dzo[j];
+        dc1[j] = dc[j] + dh[j] * o[j] * dhc[j];
+    }
     if (p)
         for (int64_t j = 0; j < n; ++j) dc1[j] = dc1[j] + dzo[j] * p[2 * H + j0 + j];
-    PW(dgate_pass)(cp->clip, cp->act[0], zt, i, dzi, n);
-    PW(dgate_pass)(cp->clip, cp->act[0], zt + H, f, dzf, n);
-    PW(dgate_pass)(cp->clip, cp->act[1], zt + 2 * H, g, dzg, n);
     for (int64_t j = 0; j < n; ++j) {
         dzi[j] = dc1[j] * g[j] * dzi[j];
         dzf[j] = dc1[j] * cpv[j] * dzf[j];
@@ -297,13 +320,10 @@ static void PW(gru_lbr_bwd)(CP cp, int64_t H, int64_t j0, int64_t j1, const REAL
     const int64_t n = j1 - j0;
     zt += j0, thn += j0, hp += j0, dh += j0, dgi += j0, dgh += j0;
     REAL *r = s, *z = s + n, *nn = s + 2 * n;
-    PW(gate_pass)(cp, cp->act[0], zt, r, n);
-    PW(gate_pass)(cp, cp->act[0], zt + H, z, n);
-    PW(gate_pass)(cp, cp->act[1], zt + 2 * H, nn, n);
     REAL *dr = dgi, *dz = dgi + H, *dn = dgi + 2 * H;
-    PW(dgate_pass)(cp->clip, cp->act[1], zt + 2 * H, nn, dn, n);
-    PW(dgate_pass)(cp->clip, cp->act[0], zt + H, z, dz, n);
-    PW(dgate_pass)(cp->clip, cp->act[0], zt, r, dr, n);
+    PW(gate_grad_pass)(cp->clip, cp->act[0], zt, r, dr, n);
+    PW(gate_grad_pass)(cp->clip, cp->act[0], zt + H, z, dz, n);
+    PW(gate_grad_pass)(cp->clip, cp->act[1], zt + 2 * H, nn, dn, n);
     for (int64_t j = 0; j < n; ++j) {
         dn[j] = dh[j] * ((REAL)1 - z[j]) * dn[j];
         dz[j] = dh[j] * (hp[j] - nn[j]) * dz[j];
@@ -359,11 +379,9 @@ static void PW(gru_zn_bwd)(CP cp, int64_t H, int64_t j0, int64_t j1, const REAL 
     const int64_t n = j1 - j0;
     zt += j0, hp += j0, dh += j0, dg += j0;
     REAL *z = s, *nn = s + n;
-    PW(gate_pass)(cp, cp->act[0], zt + H, z, n);
-    PW(gate_pass)(cp, cp->act[1], zt + 2 * H, nn, n);
     REAL *dz = dg + H, *dn = dg + 2 * H;
-    PW(dgate_pass)(cp->clip, cp->act[0], zt + H, z, dz, n);
-    PW(dgate_pass)(cp->clip, cp->act[1], zt + 2 * H, nn, dn, n);
+    PW(gate_grad_pass)(cp->clip, cp->act[0], zt + H, z, dz, n);
+    PW(gate_grad_pass)(cp->clip, cp->act[1], zt + 2 * H, nn, dn, n);
     for (int64_t j = 0; j < n; ++j) {
         dz[j] = dh[j] * (hp[j] - nn[j]) * dz[j];
         dn[j] = dh[j] * ((REAL)1 - z[j]) * dn[j];
@@ -379,8 +397,7 @@ static void PW(gru_r_bwd)(CP cp, int64_t j0, int64_t j1, const REAL *zt, const R
     const int64_t n = j1 - j0;
     zt += j0, hp += j0, drh += j0, dg += j0, dhp += j0, rh += j0;
     REAL *r = s;
-    PW(gate_pass)(cp, cp->act[0], zt, r, n);
-    PW(dgate_pass)(cp->clip, cp->act[0], zt, r, dg, n);
+    PW(gate_grad_pass)(cp->clip, cp->act[0], zt, r, dg, n);
     for (int64_t j = 0; j < n; ++j) {
         dg[j] = drh[j] * hp[j] * dg[j];
         dhp[j] = dhp[j] + r[j] * drh[j];
@@ -406,8 +423,7 @@ static void PW(rnn_bwd)(CP cp, int64_t j0, int64_t j1, const REAL *zt, const REA
 {
     const int64_t n = j1 - j0;
     zt += j0, dh += j0, dz += j0;
-    PW(gate_pass)(cp, cp->act[0], zt, s, n);
-    PW(dgate_pass)(cp->clip, cp->act[0], zt, s, dz, n);
+    PW(gate_grad_pass)(cp->clip, cp->act[0], zt, s, dz, n);
     for (int64_t j = 0; j < n; ++j) dz[j] = dh[j] * dz[j];
 }
 
