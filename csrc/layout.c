@@ -85,6 +85,7 @@ rnf_status rnf_make_layout(const rnf_desc *d, rnf_layout *L)
     const size_t G = (size_t)rnf_gates(d->cell);
 
     rnf_cursor f = {0, ovf};
+    L->bar = take(&f, 2 * RNF_ALIGN, 1);
     L->wih_p = take(&f, mul3(G, Hp, I, &f.overflow), es);
     L->whh_p = take(&f, mul3(G, Hp, H, &f.overflow), es);
     L->bias_x = take(&f, GH, es);
@@ -113,6 +114,7 @@ rnf_status rnf_make_layout(const rnf_desc *d, rnf_layout *L)
     L->tape = tr ? finish(&t) : 0;
 
     rnf_cursor b = {0, ovf};
+    L->bbar = take(&b, 2 * RNF_ALIGN, 1);
     L->whb_p = take(&b, mul3(Hp, GH, 1, &b.overflow), es);
     L->wib_p = take(&b, mul3(Ip, GH, 1, &b.overflow), es);
     L->dgi = take(&b, TBGH, es);

@@ -15,6 +15,7 @@
  * depend on the thread count.
  */
 #define FN(name) RNF_CAT(RNF_CAT(name, _), SFX)
+#define RNF_SYNC() rnf_barrier_wait(bar, nth, &sense)
 #define CELLP RNF_CAT(rnf_cellp_, SFX)
 #define OPS RNF_CAT(rnf_ops_, SFX)
 
@@ -118,10 +119,13 @@ static rnf_status FN(rnf_forward)(const rnf_desc *d, const rnf_fwd_args *a, void
     CELLP cp;
     FN(set_cellp)(&cp, d, a->peephole);
     const int64_t TB = T * B;
+    rnf_barrier *bar = (rnf_barrier *)(ws + L.bar);
+    rnf_barrier_init(bar);
 
 #pragma omp parallel num_threads(d->nthreads)
     {
         const int tid = rnf_thread_id(), nth = rnf_thread_count();
+        int sense = 0;
         int64_t lo, hi, p0, j0, j1;
         FN(unit_split)(H, nr, nth, tid, &p0, &j0, &j1);
 
@@ -146,7 +150,7 @@ static rnf_status FN(rnf_forward)(const rnf_desc *d, const rnf_fwd_args *a, void
                 hbuf[0][p * H + j] = h0 ? h0[perm[p] * H + j] : 0;
                 if (lstm) cbuf[0][p * H + j] = c0 ? c0[perm[p] * H + j] : 0;
             }
-#pragma omp barrier
+            RNF_SYNC();
         int cur = 0;
         int64_t nact = B, s0 = 0, s1 = 0, tlo = 0; /* inference chunk: steps [s0, s1) */
         for (int64_t s = 0; s < T; ++s) {
@@ -166,7 +170,7 @@ static rnf_status FN(rnf_forward)(const rnf_desc *d, const rnf_fwd_args *a, void
                                                 ? x[((plen[p] - 1 - sp) * B + perm[p]) * I + i]
                                                 : 0;
                     }
-#pragma omp barrier
+                    RNF_SYNC();
                     FN(project)(o, G, GH, H, I, rows, xg, I, wih_p, bias_x, PH, nr, p0, j0, j1,
                                 xw);
                 } else { /* times [tlo, tlo + s1 - s0), contiguous in x */
@@ -187,7 +191,7 @@ static rnf_status FN(rnf_forward)(const rnf_desc *d, const rnf_fwd_args *a, void
                     for (int64_t p = 0; p < nact; ++p)
                         o->gru_rz_fwd(&cp, H, j0, j1, XW_ROW(p), hw + p * GH, hc + p * H,
                                       rh + p * H, d->training ? XW_ROW(p) : NULL);
-#pragma omp barrier
+                                      RNF_SYNC();
                     o->gemm(nact, j1 - j0, H, rh, H, 1, whh_p + (2 * PH + p0) * nr * H, H,
                             hw + 2 * H + j0, GH, 0);
                 }
@@ -229,7 +233,7 @@ static rnf_status FN(rnf_forward)(const rnf_desc *d, const rnf_fwd_args *a, void
             }
             cur ^= 1;
             if (nact > 0) {
-#pragma omp barrier
+                RNF_SYNC();
             }
         }
 #undef XW_ROW
@@ -294,6 +298,8 @@ static rnf_status FN(rnf_backward)(const rnf_desc *d, const rnf_bwd_args *a, voi
     CELLP cp;
     FN(set_cellp)(&cp, d, a->peephole);
     const int64_t TB = T * B;
+    rnf_barrier *bar = (rnf_barrier *)(ws + L.bbar);
+    rnf_barrier_init(bar);
     /* Rows of W_hh the per-step product dh_prev += dg . W_hh runs over; the
      * original GRU's n block goes through r first (gru_r_bwd). */
     const int64_t Khh = orig_gru ? 2 * H : GH;
@@ -301,6 +307,7 @@ static rnf_status FN(rnf_backward)(const rnf_desc *d, const rnf_bwd_args *a, voi
 #pragma omp parallel num_threads(d->nthreads)
     {
         const int tid = rnf_thread_id(), nth = rnf_thread_count();
+        int sense = 0;
         REAL *scr = (REAL *)(ws + L.thread + (size_t)tid * L.thread_stride);
         REAL *bbuf = scr + 8 * H;
         int64_t p0, j0, j1, lo, hi;
@@ -366,7 +373,7 @@ static rnf_status FN(rnf_backward)(const rnf_desc *d, const rnf_bwd_args *a, voi
             }
             if (nact > 0) {
                 if (orig_gru) {
-#pragma omp barrier
+                    RNF_SYNC();
                     o->gemm(nact, j1 - j0, H, dg + 2 * H, GH, 1, whb_p + p0 * GH * nr + 2 * H * nr,
                             GH, drh + j0, H, 0);
                     for (int64_t p = 0; p < nact; ++p) {
@@ -376,7 +383,7 @@ static rnf_status FN(rnf_backward)(const rnf_desc *d, const rnf_bwd_args *a, voi
                         for (int64_t j = j0; j < j1; ++j) dg[p * GH + j] = dgi[tb * GH + j];
                     }
                 }
-#pragma omp barrier
+                RNF_SYNC();
                 o->gemm(nact, j1 - j0, Khh, dg, GH, 1, whb_p + p0 * GH * nr, GH, dhn + j0, H, 1);
             }
             cur ^= 1;
@@ -386,7 +393,7 @@ static rnf_status FN(rnf_backward)(const rnf_desc *d, const rnf_bwd_args *a, voi
                 dh0[perm[p] * H + j] = dhb[cur][p * H + j];
                 if (lstm) dc0[perm[p] * H + j] = dcb[cur][p * H + j];
             }
-#pragma omp barrier
+            RNF_SYNC();
         /* The big products over all T*B rows. */
         rnf_split(TB, nth, tid, &lo, &hi);
         o->gemm(hi - lo, I, GH, dgi + lo * GH, GH, 1, wib_p, GH, dx + lo * I, I, 0);
@@ -407,5 +414,6 @@ static rnf_status FN(rnf_backward)(const rnf_desc *d, const rnf_bwd_args *a, voi
 }
 
 #undef OPS
+#undef RNF_SYNC
 #undef CELLP
 #undef FN
