@@ -77,7 +77,6 @@ rnf_status rnf_make_layout(const rnf_desc *d, rnf_layout *L)
     const size_t GH = mul3((size_t)rnf_gates(d->cell), H, 1, &ovf);
     const size_t TBGH = mul3(T, B, GH, &ovf), TBH = mul3(T, B, H, &ovf);
     const size_t BGH = mul3(B, GH, 1, &ovf), BH = mul3(B, H, 1, &ovf);
-    const size_t T1 = T + 1; /* T < 2^63 */
     /* packed panels: sizes rounded up to the widest panel any kernel path uses */
     const size_t nrmax = d->dtype == RNF_F32 ? RNF_NR_MAX_F32 : RNF_NR_MAX_F64;
     const size_t Hp = mul3((H + nrmax - 1) / nrmax, nrmax, 1, &ovf);
@@ -102,7 +101,7 @@ rnf_status rnf_make_layout(const rnf_desc *d, rnf_layout *L)
     L->rh = take(&f, orig_gru ? BH : 0, es);
     L->perm = take(&f, B, sizeof(int64_t));
     L->plen = take(&f, B, sizeof(int64_t));
-    L->count = take(&f, T1, sizeof(int64_t));
+    L->sort_tmp = take(&f, B, sizeof(int64_t));
     L->fwd_ws = finish(&f);
 
     rnf_cursor t = {0, ovf};
@@ -128,7 +127,7 @@ rnf_status rnf_make_layout(const rnf_desc *d, rnf_layout *L)
     L->drh = take(&b, orig_gru ? BH : 0, es);
     L->bperm = take(&b, B, sizeof(int64_t));
     L->bplen = take(&b, B, sizeof(int64_t));
-    L->bcount = take(&b, T1, sizeof(int64_t));
+    L->bsort_tmp = take(&b, B, sizeof(int64_t));
     {
         rnf_cursor one = {0, 0}; /* one thread's region, aligned */
         take(&one, mul3(8, H, 1, &one.overflow), es);

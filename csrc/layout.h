@@ -20,13 +20,13 @@ enum { RNF_ALIGN = 64 };
 
 typedef struct {
     /* forward workspace */
-    size_t bar, wih_p, whh_p, bias_x, bias_hn, xw, xg, hw, h[2], c[2], rh, perm, plen, count;
+    size_t bar, wih_p, whh_p, bias_x, bias_hn, xw, xg, hw, h[2], c[2], rh, perm, plen, sort_tmp;
     size_t fwd_ws;
     /* tape */
     size_t t_gates, t_hprev, t_cprev, t_hn;
     size_t tape;
     /* backward workspace (perm, plen, count as in forward, own offsets) */
-    size_t bbar, whb_p, wib_p, dgi, dgh, rh_all, dgs[2], dh[2], dc[2], drh, bperm, bplen, bcount;
+    size_t bbar, whb_p, wib_p, dgi, dgh, rh_all, dgs[2], dh[2], dc[2], drh, bperm, bplen, bsort_tmp;
     size_t thread, thread_stride; /* per thread: 8 H scratch, then an RNF_KB x RNF_NB buffer */
     size_t bwd_ws;
 } rnf_layout;

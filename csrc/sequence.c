@@ -68,35 +68,35 @@ static inline void rnf_split(int64_t n, int nth, int tid, int64_t *lo, int64_t *
 }
 
 /*
- * Order the batch rows longest first (stable counting sort, O(B + T)):
- * perm[p] is the caller's row at physical position p, plen[p] its length.
- * count must hold T + 1 entries.
+ * Order the batch rows longest first, stably: perm[p] is the caller's row at
+ * physical position p, plen[p] its length. A bottom-up merge sort on the row
+ * indices, O(B log B), with tmp holding B entries (nothing grows with T).
  */
 static rnf_status rnf_sort_rows(int64_t T, int64_t B, const int64_t *lengths, int64_t *perm,
-                                int64_t *plen, int64_t *count)
+                                int64_t *plen, int64_t *tmp)
 {
-    if (!lengths) {
-        for (int64_t b = 0; b < B; ++b) {
-            perm[b] = b;
-            plen[b] = T;
-        }
-        return RNF_OK;
-    }
-    for (int64_t b = 0; b < B; ++b)
-        if (lengths[b] < 0 || lengths[b] > T) return RNF_ERR_LENGTHS;
-    memset(count, 0, (size_t)(T + 1) * sizeof(int64_t));
-    for (int64_t b = 0; b < B; ++b) ++count[lengths[b]];
-    int64_t start = 0; /* longest first: running start positions from L = T down */
-    for (int64_t len = T; len >= 0; --len) {
-        const int64_t c = count[len];
-        count[len] = start;
-        start += c;
-    }
     for (int64_t b = 0; b < B; ++b) {
-        const int64_t p = count[lengths[b]]++;
-        perm[p] = b;
-        plen[p] = lengths[b];
+        if (lengths && (lengths[b] < 0 || lengths[b] > T)) return RNF_ERR_LENGTHS;
+        perm[b] = b;
     }
+    if (lengths) {
+        int64_t *src = perm, *dst = tmp;
+        for (int64_t w = 1; w < B; w *= 2) {
+            for (int64_t lo = 0; lo < B; lo += 2 * w) {
+                const int64_t mid = lo + w < B ? lo + w : B, hi = lo + 2 * w < B ? lo + 2 * w : B;
+                int64_t i = lo, j = mid, k = lo;
+                while (i < mid && j < hi) /* ties take the left run: stable */
+                    dst[k++] = lengths[src[j]] > lengths[src[i]] ? src[j++] : src[i++];
+                while (i < mid) dst[k++] = src[i++];
+                while (j < hi) dst[k++] = src[j++];
+            }
+            int64_t *t = src;
+            src = dst;
+            dst = t;
+        }
+        if (src != perm) memcpy(perm, src, (size_t)B * sizeof(int64_t));
+    }
+    for (int64_t p = 0; p < B; ++p) plen[p] = lengths ? lengths[perm[p]] : T;
     return RNF_OK;
 }
 

@@ -96,7 +96,7 @@ static rnf_status FN(rnf_forward)(const rnf_desc *d, const rnf_fwd_args *a, void
     char *ws = rnf_align_ptr(workspace);
     char *tp = d->training ? rnf_align_ptr(tape) : NULL;
     int64_t *perm = (int64_t *)(ws + L.perm), *plen = (int64_t *)(ws + L.plen);
-    st = rnf_sort_rows(T, B, a->seq_lengths, perm, plen, (int64_t *)(ws + L.count));
+    st = rnf_sort_rows(T, B, a->seq_lengths, perm, plen, (int64_t *)(ws + L.sort_tmp));
     if (st != RNF_OK) return st;
 
     const REAL *x = a->x, *w_ih = a->w_ih, *w_hh = a->w_hh;
@@ -277,7 +277,7 @@ static rnf_status FN(rnf_backward)(const rnf_desc *d, const rnf_bwd_args *a, voi
     char *ws = rnf_align_ptr(workspace);
     const char *tp = rnf_align_ptr((void *)tape);
     int64_t *perm = (int64_t *)(ws + L.bperm), *plen = (int64_t *)(ws + L.bplen);
-    st = rnf_sort_rows(T, B, a->seq_lengths, perm, plen, (int64_t *)(ws + L.bcount));
+    st = rnf_sort_rows(T, B, a->seq_lengths, perm, plen, (int64_t *)(ws + L.bsort_tmp));
     if (st != RNF_OK) return st;
 
     const REAL *x = a->x, *w_ih = a->w_ih, *w_hh = a->w_hh;
