@@ -24,15 +24,20 @@ void KFN(rnf_pack)(int64_t K, int64_t N, const REAL *restrict B, int64_t b_rs, i
     for (int64_t q = 0; q * NR < N; ++q) {
         const int64_t n0 = q * NR, nc = N - n0 < NR ? N - n0 : NR;
         REAL *restrict out = Bp + q * K * NR;
-        for (int64_t k = 0; k < K; ++k) {
-            const REAL *restrict src = B + k * b_rs + n0 * b_cs;
-            int64_t c = 0;
-            if (b_cs == 1)
-                for (; c < nc; ++c) out[k * NR + c] = src[c];
-            else
-                for (; c < nc; ++c) out[k * NR + c] = src[c * b_cs];
-            for (; c < NR; ++c) out[k * NR + c] = 0;
+        if (b_cs == 1) { /* rows of B are contiguous: copy NR-wide row pieces */
+            for (int64_t k = 0; k < K; ++k) {
+                const REAL *restrict src = B + k * b_rs + n0;
+                for (int64_t c = 0; c < nc; ++c) out[k * NR + c] = src[c];
+            }
+        } else { /* B transposed (a weight matrix read as W^T): walk its rows,
+                  * which are contiguous, and scatter into the panel (in L1) */
+            for (int64_t c = 0; c < nc; ++c) {
+                const REAL *restrict src = B + (n0 + c) * b_cs;
+                for (int64_t k = 0; k < K; ++k) out[k * NR + c] = src[k * b_rs];
+            }
         }
+        for (int64_t k = 0; k < K; ++k)
+            for (int64_t c = nc; c < NR; ++c) out[k * NR + c] = 0;
     }
 }
 
