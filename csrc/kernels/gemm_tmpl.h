@@ -214,12 +214,16 @@ void KFN(rnf_gemm_packed)(int64_t M, int64_t N, int64_t K, const REAL *A, int64_
                 }
                 continue;
             }
+            /* equal row blocks (16 rows: 8 + 8, not 12 + 4): every call keeps
+             * enough independent accumulator chains */
+            const int64_t nblk = (mb + MR_MAX - 1) / MR_MAX;
             for (int64_t q = 0; q < npan; ++q) {
                 const int nc = (int)(N - q * NR);
-                for (int64_t i = 0; i < mb; i += MR_MAX) {
-                    const int64_t mr = mb - i < MR_MAX ? mb - i : MR_MAX;
+                for (int64_t blk = 0, i = 0; blk < nblk; ++blk) {
+                    const int64_t mr = (mb - i) / (nblk - blk) + ((mb - i) % (nblk - blk) != 0);
                     KFN(block)(mr, 1, kc, Ab + i * a_rs, a_rs, a_cs, Bb + q * Kp * NR, Kp * NR,
                                Cb + i * ldc + q * NR, ldc, load_c, nc > NR ? NR : nc);
+                    i += mr;
                 }
             }
 #else
