@@ -14,8 +14,8 @@
 #define KFN(name) RNF_CAT(RNF_CAT(RNF_CAT(name, _), SFX), ISA)
 
 #ifndef RNF_KC
-#define RNF_KC 384 /* k-block: an NR-wide panel slice of KC rows stays in L1 */
-#define RNF_MC 240  /* m-block: MC rows of A times KC stay in L2 */
+#define RNF_KC 256 /* k-block: an NR-wide panel slice of KC rows (32 KB f32) stays in L1 */
+#define RNF_MC 240 /* m-block: MC rows of A times KC stay in L2 */
 #endif
 
 void KFN(rnf_pack)(int64_t K, int64_t N, const REAL *restrict B, int64_t b_rs, int64_t b_cs,
