@@ -27,7 +27,8 @@ F32_SENSITIVITY = 1e-5
 
 def f32_conditioned(cell, p, opts):
     """Does the exact answer stay within F32_SENSITIVITY (relative to each
-    array's scale) when every input is perturbed by float32 rounding?"""
+    array's scale) when every input, clip included, is perturbed by float32
+    rounding?"""
     rng = np.random.default_rng(0)
     eps = np.finfo(np.float32).eps
     p64 = {k: v.astype(np.float64) if isinstance(v, np.ndarray) and v.dtype.kind == "f" else v
@@ -35,9 +36,12 @@ def f32_conditioned(cell, p, opts):
     bumped = {k: v * (1 + rng.uniform(-eps, eps, v.shape))
               if isinstance(v, np.ndarray) and v.dtype.kind == "f" else v
               for k, v in p64.items()}
+    bumped_opts = dict(opts)
+    if opts.get("clip") is not None:  # clip is an input too, rounded to float32 alike
+        bumped_opts["clip"] = opts["clip"] * (1 + rng.uniform(-eps, eps))
     runs = []
-    for q in (p64, bumped):
-        out = forward(rnnfast, cell, q, opts)
+    for q, o in ((p64, opts), (bumped, bumped_opts)):
+        out = forward(rnnfast, cell, q, o)
         runs.append([*out, *backward(rnnfast, cell, out, q).as_dict().values()])
     for a, b in zip(*runs):
         scale = np.max(np.abs(a), initial=0.0)
