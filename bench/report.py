@@ -48,30 +48,48 @@ def median_time(fn, repeats: int, budget: float) -> float:
 
 
 def run(args) -> list:
+    """Time every implementation on every problem, for args.rounds rounds.
+
+    The machine is shared and its speed drifts; running the whole grid
+    round after round and keeping each time's median across rounds means a
+    slow spell falls on all implementations alike rather than on one."""
     rnnfast.set_num_threads(args.threads)
     try:
         import torch
         torch.set_num_threads(args.threads)
     except ImportError:
         pass
-    rows = []
     shapes = QUICK if args.quick else SHAPES
+    problems = []
     for cell in args.cells:
         for training in (False, True):
             for T, B, H in shapes:
                 p = problem(cell, T, B, H, H, dtype=np.dtype(args.dtype))
-                fl = flops(cell, T, B, H, H, training)
                 impls = {"rnnfast": rnnfast_fn(p, training)}
                 for name, make in PEERS.items():
                     fn = make(p, training)
                     if fn is not None:
                         impls[name] = fn
-                times = {n: median_time(f, args.repeats, args.budget) for n, f in impls.items()}
-                for name, t in times.items():
-                    rows.append(dict(cell=cell, mode="train" if training else "forward",
-                                     T=T, B=B, I=H, H=H, impl=name, ms=t * 1e3,
-                                     gflops=fl / t / 1e9, ratio=t / times["rnnfast"]))
-                print_rows(rows[-len(times):], header=not rows[:-len(times)])
+                problems.append((cell, training, (T, B, H), impls))
+    times = {}
+    for r in range(args.rounds):
+        print(f"round {r + 1} of {args.rounds}", file=sys.stderr, flush=True)
+        for cell, training, shape, impls in problems:
+            for name, fn in impls.items():
+                times.setdefault((cell, training, shape, name), []).append(
+                    median_time(fn, args.repeats, args.budget))
+    rows = []
+    for cell, training, (T, B, H), impls in problems:
+        fl = flops(cell, T, B, H, H, training)
+        t_rf = float(np.median(times[cell, training, (T, B, H), "rnnfast"]))
+        block = []
+        for name in impls:
+            t = float(np.median(times[cell, training, (T, B, H), name]))
+            block.append(dict(cell=cell, mode="train" if training else "forward", T=T, B=B,
+                              I=H, H=H, impl=name, ms=t * 1e3, gflops=fl / t / 1e9,
+                              ratio=t / t_rf))
+        print_rows(block, header=not rows)
+        rows += block
     return rows
 
 
@@ -85,6 +103,27 @@ def print_rows(rows, header=False):
               f"{r['ms']:>10.3f} {r['gflops']:>8.1f} {ratio:>12}", flush=True)
 
 
+def markdown(rows) -> str:
+    """A Markdown table: rnnfast's median time, and each peer's time divided by
+    rnnfast's (above 1: rnnfast is faster)."""
+    peers = [n for n in ("onnxruntime", "torch", "numpy") if any(r["impl"] == n for r in rows)]
+    head = ["cell", "mode", "T, B, I=H", "rnnfast ms", "GFLOP/s"] + [f"vs {p}" for p in peers]
+    out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    keys = list(dict.fromkeys((r["cell"], r["mode"], r["T"], r["B"], r["H"]) for r in rows))
+    for cell, mode, T, B, H in keys:
+        by = {r["impl"]: r for r in rows if (r["cell"], r["mode"], r["T"], r["B"], r["H"])
+              == (cell, mode, T, B, H)}
+        me = by["rnnfast"]
+        ms = f"{me['ms']:.3g}" if me["ms"] < 100 else f"{me['ms']:.0f}"
+        cells = [cell, mode, f"{T}, {B}, {H}", ms, f"{me['gflops']:.0f}"]
+        cells += [f"{by[p]['ratio']:.2f}x" if p in by else "" for p in peers]
+        out.append("| " + " | ".join(cells) + " |")
+    return "\n".join(out)
+
+
+COLORS = {"rnnfast": "#1f77b4", "onnxruntime": "#2ca02c", "torch": "#d62728", "numpy": "#7f7f7f"}
+
+
 def plot(rows, path):
     try:
         import matplotlib
@@ -93,25 +132,34 @@ def plot(rows, path):
     except ImportError:
         print("(matplotlib not installed: no plot)")
         return
-    groups = sorted({(r["cell"], r["mode"]) for r in rows})
-    fig, axes = plt.subplots(1, len(groups), figsize=(5 * len(groups), 4), squeeze=False)
-    for ax, (cell, mode) in zip(axes[0], groups):
+    groups = list(dict.fromkeys((r["cell"], r["mode"]) for r in rows))  # in run order
+    ncol = 2
+    nrow = (len(groups) + ncol - 1) // ncol
+    fig, axes = plt.subplots(nrow, ncol, figsize=(11, 3.6 * nrow), squeeze=False)
+    for ax, (cell, mode) in zip(axes.flat, groups):
         sub = [r for r in rows if r["cell"] == cell and r["mode"] == mode]
-        shapes = sorted({(r["T"], r["B"], r["H"]) for r in sub})
-        impls = sorted({r["impl"] for r in sub}, key=lambda n: n != "rnnfast")
+        shapes = list(dict.fromkeys((r["T"], r["B"], r["H"]) for r in sub))
+        impls = [n for n in COLORS if any(r["impl"] == n for r in sub)]
         width = 0.8 / len(impls)
         for k, impl in enumerate(impls):
             vals = [next((r["gflops"] for r in sub if r["impl"] == impl
-                          and (r["T"], r["B"], r["H"]) == s), 0) for s in shapes]
-            ax.bar(np.arange(len(shapes)) + k * width, vals, width, label=impl)
+                          and (r["T"], r["B"], r["H"]) == sh), 0) for sh in shapes]
+            ax.bar(np.arange(len(shapes)) + k * width, vals, width, label=impl,
+                   color=COLORS[impl])
         ax.set_xticks(np.arange(len(shapes)) + 0.4 - width / 2)
-        ax.set_xticklabels([f"T{t} B{b}\nI=H{h}" for t, b, h in shapes], fontsize=8)
-        ax.set_title(f"{cell} {mode}")
+        ax.set_xticklabels([f"T={t} B={b}\nI=H={h}" for t, b, h in shapes], fontsize=8)
+        ax.set_title(f"{cell.upper()} {'forward' if mode == 'forward' else 'forward + backward'}")
         ax.set_ylabel("GFLOP/s (higher is better)")
-        ax.legend(fontsize=8)
-    fig.suptitle(f"rnnfast vs peers, {rows[0]['dtype']}, {rows[0]['threads']} threads, "
-                 f"{rnnfast.show_config(file=open(os.devnull, 'w'))['simd_path']}")
-    fig.tight_layout()
+        ax.grid(axis="y", alpha=0.3)
+    for ax in list(axes.flat)[len(groups):]:
+        ax.axis("off")
+    handles = [plt.Rectangle((0, 0), 1, 1, color=c) for c in COLORS.values()]
+    fig.legend(handles, list(COLORS), loc="upper center", bbox_to_anchor=(0.5, 0.965),
+               ncol=len(COLORS), frameon=False)
+    cfg = rnnfast.show_config(file=open(os.devnull, "w"))
+    fig.suptitle(f"rnnfast {cfg['version']} vs peers: {rows[0]['dtype']}, {rows[0]['threads']} "
+                 f"threads, {cfg['simd_path']} (median of medians)", y=0.995, fontsize=10)
+    fig.tight_layout(rect=(0, 0, 1, 0.92))
     fig.savefig(path, dpi=110)
     print(f"plot: {path}")
 
@@ -122,20 +170,26 @@ def main(argv=None):
     ap.add_argument("--cells", nargs="+", default=["lstm", "gru"], choices=["lstm", "gru", "rnn"])
     ap.add_argument("--dtype", default="float32", choices=["float32", "float64"])
     ap.add_argument("--threads", type=int, default=rnnfast.get_num_threads())
-    ap.add_argument("--repeats", type=int, default=7)
-    ap.add_argument("--budget", type=float, default=3.0, help="seconds per implementation and shape")
+    ap.add_argument("--repeats", type=int, default=7, help="calls timed per measurement")
+    ap.add_argument("--budget", type=float, default=1.5,
+                    help="seconds per measurement (fewer calls if exceeded, at least 3)")
+    ap.add_argument("--rounds", type=int, default=3,
+                    help="passes over the whole grid; each time is the median across rounds")
     ap.add_argument("--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "results"))
     args = ap.parse_args(argv)
     if args.quick:
-        args.repeats, args.budget = 3, 0.5
+        args.repeats, args.budget, args.rounds = 3, 0.5, 1
     rnnfast.show_config()
     print()
     rows = run(args)
     for r in rows:
         r.update(dtype=args.dtype, threads=args.threads)
+
     os.makedirs(args.out, exist_ok=True)
     with open(os.path.join(args.out, "report.json"), "w") as f:
         json.dump(rows, f, indent=1)
+    with open(os.path.join(args.out, "report.md"), "w") as f:
+        f.write(markdown(rows) + "\n")
     plot(rows, os.path.join(args.out, "report.png"))
     return 0
 
