@@ -94,6 +94,7 @@ rnf_status rnf_make_layout(const rnf_desc *d, rnf_layout *L)
     L->xw = take(&f, d->training ? 0 : mul3(Tc, B, GH, &f.overflow), es);
     L->xg = take(&f, d->training || !d->reverse ? 0 : mul3(Tc, B, I, &f.overflow), es);
     L->hw = take(&f, BGH, es);
+    L->hwt = take(&f, mul3(B, G, Hp, &f.overflow), es); /* per-thread U h, panels padded */
     for (int k = 0; k < 2; ++k) {
         L->h[k] = take(&f, BH, es);
         L->c[k] = take(&f, lstm ? BH : 0, es);

@@ -20,7 +20,7 @@ enum { RNF_ALIGN = 64 };
 
 typedef struct {
     /* forward workspace */
-    size_t bar, wih_p, whh_p, bias_x, bias_hn, xw, xg, hw, h[2], c[2], rh, perm, plen, sort_tmp;
+    size_t bar, wih_p, whh_p, bias_x, bias_hn, xw, xg, hw, hwt, h[2], c[2], rh, perm, plen, sort_tmp;
     size_t fwd_ws;
     /* tape */
     size_t t_gates, t_hprev, t_cprev, t_hn;

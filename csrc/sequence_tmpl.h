@@ -61,6 +61,28 @@ static void FN(gemm_rowmajor_b)(const OPS *o, int64_t M, int64_t N, int64_t K, c
     }
 }
 
+/*
+ * hw[rows, gates [g0, g0 + ng) of the thread's w units] = A . W_hh^T, from the
+ * thread-major panels whh_t (gate g at column g * wpad). With one or two rows
+ * each gate alone gives too few independent multiply-add chains, so all gates
+ * go in one product into the thread's buffer hwt and are copied out; with
+ * more rows each gate writes hw directly. The bits are the same either way.
+ */
+static void FN(recurrent)(const OPS *o, int64_t M, int64_t ng, int64_t g0, int64_t H, int64_t w,
+                          int64_t wpad, const REAL *A, const REAL *whh_t, REAL *hwt, int64_t ldt,
+                          REAL *hw, int64_t ldh)
+{
+    if (M > 2) {
+        for (int64_t g = g0; g < g0 + ng; ++g)
+            o->gemm(M, w, H, A, H, 1, whh_t + g * wpad * H, H, hw + g * H, ldh, 0);
+        return;
+    }
+    o->gemm(M, ng * wpad, H, A, H, 1, whh_t + g0 * wpad * H, H, hwt + g0 * wpad, ldt, 0);
+    for (int64_t m = 0; m < M; ++m)
+        for (int64_t g = g0; g < g0 + ng; ++g)
+            memcpy(hw + m * ldh + g * H, hwt + m * ldt + g * wpad, (size_t)w * sizeof(REAL));
+}
+
 /* xw[rows, own columns of every gate] = bias + A . W_ih^T, A [rows, I] with
  * row stride lda; the thread's own panels, so no other thread's columns. */
 static void FN(project)(const OPS *o, int64_t G, int64_t GH, int64_t H, int64_t I, int64_t rows,
@@ -109,6 +131,7 @@ static rnf_status FN(rnf_forward)(const rnf_desc *d, const rnf_fwd_args *a, void
     REAL *bias_x = (REAL *)(ws + L.bias_x), *bias_hn = (REAL *)(ws + L.bias_hn);
     REAL *xw = d->training ? (REAL *)(tp + L.t_gates) : (REAL *)(ws + L.xw);
     REAL *hw = (REAL *)(ws + L.hw), *rh = (REAL *)(ws + L.rh), *xg = (REAL *)(ws + L.xg);
+    REAL *hwt = (REAL *)(ws + L.hwt);
     const int64_t Tc = rnf_chunk_steps(T, B);
     const int gathered = !d->training && d->reverse && a->seq_lengths;
     REAL *hbuf[2] = {(REAL *)(ws + L.h[0]), (REAL *)(ws + L.h[1])};
@@ -132,9 +155,13 @@ static rnf_status FN(rnf_forward)(const rnf_desc *d, const rnf_fwd_args *a, void
         /* Each thread packs the panels of its own units, gate by gate:
          * W_ih^T for the input projection, W_hh^T for the recurrent product,
          * and only ever reads and writes those units' columns of xw and hw. */
+        const int64_t np_t = (j1 - j0 + nr - 1) / nr, wpad = np_t * nr; /* own panels */
+        /* W_hh^T panels are thread-major (all gates of a thread side by side),
+         * so one product per step yields every gate of the thread's units. */
+        REAL *whh_t = whh_p + G * p0 * nr * H, *hwt_t = hwt + B * G * p0 * nr;
         for (int64_t g = 0; g < G && j1 > j0; ++g) {
             o->pack(I, j1 - j0, w_ih + (g * H + j0) * I, 1, I, wih_p + (g * PH + p0) * nr * I);
-            o->pack(H, j1 - j0, w_hh + (g * H + j0) * H, 1, H, whh_p + (g * PH + p0) * nr * H);
+            o->pack(H, j1 - j0, w_hh + (g * H + j0) * H, 1, H, whh_t + g * wpad * H);
         }
         for (int64_t g = 0; g < G; ++g)
             for (int64_t j = j0; j < j1; ++j) {
@@ -150,7 +177,7 @@ static rnf_status FN(rnf_forward)(const rnf_desc *d, const rnf_fwd_args *a, void
                 hbuf[0][p * H + j] = h0 ? h0[perm[p] * H + j] : 0;
                 if (lstm) cbuf[0][p * H + j] = c0 ? c0[perm[p] * H + j] : 0;
             }
-            RNF_SYNC();
+        RNF_SYNC();
         int cur = 0;
         int64_t nact = B, s0 = 0, s1 = 0, tlo = 0; /* inference chunk: steps [s0, s1) */
         for (int64_t s = 0; s < T; ++s) {
@@ -184,16 +211,16 @@ static rnf_status FN(rnf_forward)(const rnf_desc *d, const rnf_fwd_args *a, void
                 : gathered  ? (s - s0) * B + (p)                                                 \
                             : (FN(time_of)(d->reverse, plen[p], s) - tlo) * B + perm[p]))
             if (nact > 0) {
-                for (int64_t g = 0; g < (orig_gru ? 2 : G); ++g)
-                    o->gemm(nact, j1 - j0, H, hc, H, 1, whh_p + (g * PH + p0) * nr * H, H,
-                            hw + g * H + j0, GH, 0);
+                const int64_t ng = orig_gru ? 2 : G; /* the original GRU's n waits for r */
+                FN(recurrent)(o, nact, ng, 0, H, j1 - j0, wpad, hc, whh_t, hwt_t, G * wpad, hw + j0,
+                              GH);
                 if (orig_gru) {
                     for (int64_t p = 0; p < nact; ++p)
                         o->gru_rz_fwd(&cp, H, j0, j1, XW_ROW(p), hw + p * GH, hc + p * H,
                                       rh + p * H, d->training ? XW_ROW(p) : NULL);
-                                      RNF_SYNC();
-                    o->gemm(nact, j1 - j0, H, rh, H, 1, whh_p + (2 * PH + p0) * nr * H, H,
-                            hw + 2 * H + j0, GH, 0);
+                    RNF_SYNC();
+                    FN(recurrent)(o, nact, 1, 2, H, j1 - j0, wpad, rh, whh_t, hwt_t, G * wpad,
+                                  hw + j0, GH);
                 }
                 for (int64_t p = 0; p < nact; ++p) {
                     const int64_t tb = FN(time_of)(d->reverse, plen[p], s) * B + perm[p];
@@ -393,7 +420,7 @@ static rnf_status FN(rnf_backward)(const rnf_desc *d, const rnf_bwd_args *a, voi
                 dh0[perm[p] * H + j] = dhb[cur][p * H + j];
                 if (lstm) dc0[perm[p] * H + j] = dcb[cur][p * H + j];
             }
-            RNF_SYNC();
+        RNF_SYNC();
         /* The big products over all T*B rows. */
         rnf_split(TB, nth, tid, &lo, &hi);
         o->gemm(hi - lo, I, GH, dgi + lo * GH, GH, 1, wib_p, GH, dx + lo * I, I, 0);

@@ -164,9 +164,17 @@ static void KFN(block)(int64_t mr, int np, int64_t kc, const REAL *A, int64_t a_
         default: break;
         }
     } else if (mr == 1) {
-        RNF_W(1, NP_WIDE1);
+        switch (np) { /* NP_WIDE1 <= 4 */
+        case 2: RNF_W(1, 2); break;
+        case 3: RNF_W(1, 3); break;
+        default: RNF_W(1, NP_WIDE1); break;
+        }
     } else {
-        RNF_W(2, NP_WIDE2);
+        switch (np) {
+        case 2: RNF_W(2, 2); break;
+        case 3: RNF_W(2, NP_WIDE2 >= 3 ? 3 : NP_WIDE2); break;
+        default: RNF_W(2, NP_WIDE2); break;
+        }
     }
 #undef RNF_K
 #undef RNF_W
@@ -198,19 +206,13 @@ void KFN(rnf_gemm_packed)(int64_t M, int64_t N, int64_t K, const REAL *A, int64_
             REAL *Cb = C + m0 * ldc;
 #ifdef VEC
             if (mb <= 2) { /* batch 1 or 2: several panels at once, for enough FMA chains */
-                const int np = mb == 1 ? NP_WIDE1 : NP_WIDE2;
-                for (int64_t q = 0; q < npan; q += np) {
-                    if (q + np <= npan) {
-                        const int nc = (int)(N - (q + np - 1) * NR);
-                        KFN(block)(mb, np, kc, Ab, a_rs, a_cs, Bb + q * Kp * NR, Kp * NR,
-                                   Cb + q * NR, ldc, load_c, nc > NR ? NR : nc);
-                    } else {
-                        for (int64_t p = q; p < npan; ++p) {
-                            const int nc = (int)(N - p * NR);
-                            KFN(block)(mb, 1, kc, Ab, a_rs, a_cs, Bb + p * Kp * NR, Kp * NR,
-                                       Cb + p * NR, ldc, load_c, nc > NR ? NR : nc);
-                        }
-                    }
+                const int npw = mb == 1 ? NP_WIDE1 : NP_WIDE2;
+                for (int64_t q = 0; q < npan; q += npw) {
+                    /* a group of up to npw panels; the last group may be smaller */
+                    const int np = (int)(npan - q < npw ? npan - q : npw);
+                    const int nc = (int)(N - (q + np - 1) * NR);
+                    KFN(block)(mb, np, kc, Ab, a_rs, a_cs, Bb + q * Kp * NR, Kp * NR,
+                               Cb + q * NR, ldc, load_c, nc > NR ? NR : nc);
                 }
                 continue;
             }
