@@ -280,6 +280,19 @@ static void PW(lstm_bwd)(CP cp, int64_t H, int64_t j0, int64_t j1, const REAL *z
 
 /* ---------------------------------------------------------------- GRU */
 
+/* Both GRU forms: hw's r and z blocks (U h) become the gates r and z, from
+ * pre-activations xw + hw, which go to the tape zt when it is kept. */
+static void PW(gru_rz)(CP cp, int64_t H, int64_t n, const REAL *xw, REAL *hw, REAL *zt)
+{
+    for (int g = 0; g < 2; ++g) {
+        REAL *a = hw + g * H;
+        for (int64_t j = 0; j < n; ++j) a[j] = xw[g * H + j] + a[j];
+        if (zt)
+            for (int64_t j = 0; j < n; ++j) zt[g * H + j] = a[j];
+        PW(gate_pass)(cp, cp->act[0], a, a, n);
+    }
+}
+
 /* linear_before_reset: xw holds W x + b_i (+ b_h for r, z); hw holds U h
  * (overwritten); bhn is b_hn; thn (tape, with zt) keeps U_n h + b_hn. */
 static void PW(gru_lbr_fwd)(CP cp, int64_t H, int64_t j0, int64_t j1, const REAL *xw, REAL *hw,
@@ -290,13 +303,7 @@ static void PW(gru_lbr_fwd)(CP cp, int64_t H, int64_t j0, int64_t j1, const REAL
     xw += j0, hw += j0, bhn += j0, hp += j0, hn += j0, y += j0;
     if (zt) zt += j0, thn += j0;
     REAL *r = hw, *z = hw + H, *hnv = hw + 2 * H;
-    for (int g = 0; g < 2; ++g) {
-        REAL *a = hw + g * H;
-        for (int64_t j = 0; j < n; ++j) a[j] = xw[g * H + j] + a[j];
-        if (zt)
-            for (int64_t j = 0; j < n; ++j) zt[g * H + j] = a[j];
-        PW(gate_pass)(cp, cp->act[0], a, a, n);
-    }
+    PW(gru_rz)(cp, H, n, xw, hw, zt);
     for (int64_t j = 0; j < n; ++j) {
         hnv[j] = hnv[j] + bhn[j];
         if (zt) thn[j] = hnv[j];
@@ -343,13 +350,7 @@ static void PW(gru_rz_fwd)(CP cp, int64_t H, int64_t j0, int64_t j1, const REAL 
     const int64_t n = j1 - j0;
     xw += j0, hw += j0, hp += j0, rh += j0;
     if (zt) zt += j0;
-    for (int g = 0; g < 2; ++g) {
-        REAL *a = hw + g * H;
-        for (int64_t j = 0; j < n; ++j) a[j] = xw[g * H + j] + a[j];
-        if (zt)
-            for (int64_t j = 0; j < n; ++j) zt[g * H + j] = a[j];
-        PW(gate_pass)(cp, cp->act[0], a, a, n);
-    }
+    PW(gru_rz)(cp, H, n, xw, hw, zt);
     for (int64_t j = 0; j < n; ++j) rh[j] = hw[j] * hp[j];
 }
 
