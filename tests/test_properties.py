@@ -12,6 +12,7 @@ state doubly exponentially, amplifying rounding a thousandfold, or past
 float32's range). float64 checks every case.
 """
 import numpy as np
+import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
@@ -112,31 +113,8 @@ def check(case, dtype):
         assert_close(fd[k], rd[k], rtol, k)
 
 
-@given(cases("lstm"))
-def test_lstm_f64(case):
-    check(case, np.float64)
-
-
-@given(cases("lstm"))
-def test_lstm_f32(case):
-    check(case, np.float32)
-
-
-@given(cases("gru"))
-def test_gru_f64(case):
-    check(case, np.float64)
-
-
-@given(cases("gru"))
-def test_gru_f32(case):
-    check(case, np.float32)
-
-
-@given(cases("rnn"))
-def test_rnn_f64(case):
-    check(case, np.float64)
-
-
-@given(cases("rnn"))
-def test_rnn_f32(case):
-    check(case, np.float32)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["f64", "f32"])
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
+@given(data=st.data())
+def test_against_oracle(cell, dtype, data):
+    check(data.draw(cases(cell), label="case"), dtype)
