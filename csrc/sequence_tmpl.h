@@ -86,14 +86,14 @@ static void FN(recurrent)(const OPS *o, int64_t M, int64_t ng, int64_t g0, int64
 /* xw[rows, own columns of every gate] = bias + A . W_ih^T, A [rows, I] with
  * row stride lda; the thread's own panels, so no other thread's columns. */
 static void FN(project)(const OPS *o, int64_t G, int64_t GH, int64_t H, int64_t I, int64_t rows,
-                        const REAL *A, int64_t lda, const REAL *wih_p, const REAL *bias_x,
-                        int64_t PH, int nr, int64_t p0, int64_t j0, int64_t j1, REAL *xw)
+                        const REAL *A, int64_t lda, const REAL *wih_t, int64_t wpad,
+                        const REAL *bias_x, int64_t j0, int64_t j1, REAL *xw)
 {
     for (int64_t m = 0; m < rows; ++m)
         for (int64_t g = 0; g < G; ++g)
             for (int64_t j = j0; j < j1; ++j) xw[m * GH + g * H + j] = bias_x[g * H + j];
     for (int64_t g = 0; g < G; ++g)
-        o->gemm(rows, j1 - j0, I, A, lda, 1, wih_p + (g * PH + p0) * nr * I, I,
+        o->gemm(rows, j1 - j0, I, A, lda, 1, wih_t + g * wpad * I, I,
                 xw + g * H + j0, GH, 1);
 }
 
@@ -126,7 +126,6 @@ static rnf_status FN(rnf_forward)(const rnf_desc *d, const rnf_fwd_args *a, void
     REAL *y = a->y, *h_n = a->h_n, *c_n = a->c_n;
     const OPS *o = &rnf_active_kernels()->SFX;
     const int nr = o->nr;
-    const int64_t PH = (H + nr - 1) / nr; /* panels per gate */
     REAL *wih_p = (REAL *)(ws + L.wih_p), *whh_p = (REAL *)(ws + L.whh_p);
     REAL *bias_x = (REAL *)(ws + L.bias_x), *bias_hn = (REAL *)(ws + L.bias_hn);
     REAL *xw = d->training ? (REAL *)(tp + L.t_gates) : (REAL *)(ws + L.xw);
@@ -156,11 +155,12 @@ static rnf_status FN(rnf_forward)(const rnf_desc *d, const rnf_fwd_args *a, void
          * W_ih^T for the input projection, W_hh^T for the recurrent product,
          * and only ever reads and writes those units' columns of xw and hw. */
         const int64_t np_t = (j1 - j0 + nr - 1) / nr, wpad = np_t * nr; /* own panels */
-        /* W_hh^T panels are thread-major (all gates of a thread side by side),
-         * so one product per step yields every gate of the thread's units. */
-        REAL *whh_t = whh_p + G * p0 * nr * H, *hwt_t = hwt + B * G * p0 * nr;
+        /* Panels are thread-major (all gates of a thread side by side), so one
+         * product per step can yield every gate of the thread's units. */
+        REAL *wih_t = wih_p + G * p0 * nr * I, *whh_t = whh_p + G * p0 * nr * H;
+        REAL *hwt_t = hwt + B * G * p0 * nr;
         for (int64_t g = 0; g < G && j1 > j0; ++g) {
-            o->pack(I, j1 - j0, w_ih + (g * H + j0) * I, 1, I, wih_p + (g * PH + p0) * nr * I);
+            o->pack(I, j1 - j0, w_ih + (g * H + j0) * I, 1, I, wih_t + g * wpad * I);
             o->pack(H, j1 - j0, w_hh + (g * H + j0) * H, 1, H, whh_t + g * wpad * H);
         }
         for (int64_t g = 0; g < G; ++g)
@@ -171,7 +171,7 @@ static rnf_status FN(rnf_forward)(const rnf_desc *d, const rnf_fwd_args *a, void
                 if (!hh_in_x) bias_hn[j] = b_hh ? b_hh[c] : 0;
             }
         if (d->training) /* the tape holds the projection of all T*B rows */
-            FN(project)(o, G, GH, H, I, TB, x, I, wih_p, bias_x, PH, nr, p0, j0, j1, xw);
+            FN(project)(o, G, GH, H, I, TB, x, I, wih_t, wpad, bias_x, j0, j1, xw);
         for (int64_t p = 0; p < B; ++p)
             for (int64_t j = j0; j < j1; ++j) {
                 hbuf[0][p * H + j] = h0 ? h0[perm[p] * H + j] : 0;
@@ -198,12 +198,11 @@ static rnf_status FN(rnf_forward)(const rnf_desc *d, const rnf_fwd_args *a, void
                                                 : 0;
                     }
                     RNF_SYNC();
-                    FN(project)(o, G, GH, H, I, rows, xg, I, wih_p, bias_x, PH, nr, p0, j0, j1,
-                                xw);
+                    FN(project)(o, G, GH, H, I, rows, xg, I, wih_t, wpad, bias_x, j0, j1, xw);
                 } else { /* times [tlo, tlo + s1 - s0), contiguous in x */
                     tlo = d->reverse ? T - s1 : s0;
-                    FN(project)(o, G, GH, H, I, rows, x + tlo * B * I, I, wih_p, bias_x, PH, nr,
-                                p0, j0, j1, xw);
+                    FN(project)(o, G, GH, H, I, rows, x + tlo * B * I, I, wih_t, wpad, bias_x,
+                                j0, j1, xw);
                 }
             }
 #define XW_ROW(p)                                                                                \
