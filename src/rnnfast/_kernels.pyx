@@ -13,6 +13,7 @@ import numpy as np
 
 cimport numpy as cnp
 from libc.stdint cimport int64_t
+from libc.string cimport memcmp
 
 from rnnfast._capi cimport *
 
@@ -239,3 +240,21 @@ def max_threads():
 
 def build_flags():
     return rnf_build_flags().decode()
+
+
+def same_bytes(cnp.ndarray a, cnp.ndarray b):
+    """True if two C-contiguous arrays hold the same bytes (memcmp, no GIL).
+
+    Layers compare each live parameter with the snapshot they prepared from
+    it; this is what lets them notice in-place changes."""
+    if not (a.flags.c_contiguous and b.flags.c_contiguous):
+        raise ValueError("same_bytes: expected C-contiguous arrays")
+    if a.nbytes != b.nbytes:
+        return False
+    cdef size_t n = a.nbytes
+    cdef const void *pa = cnp.PyArray_DATA(a)
+    cdef const void *pb = cnp.PyArray_DATA(b)
+    cdef int r
+    with nogil:
+        r = memcmp(pa, pb, n)
+    return r == 0

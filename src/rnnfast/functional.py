@@ -19,20 +19,26 @@ __all__ = ["lstm", "gru", "rnn", "lstm_backward", "gru_backward", "rnn_backward"
 
 
 class _Tape:
-    """What backward needs from a training forward. Holds its own copies of x
-    (padded steps zeroed, so NaN there cannot reach the weight gradients) and
-    of the weights, so later changes to the caller's arrays cannot skew it."""
+    """What backward needs from a training forward. By default it holds its
+    own copies of x (padded steps zeroed, so NaN there cannot reach the weight
+    gradients) and of the weights, so later changes to the caller's arrays
+    cannot skew it. Layers hand over arrays nobody else writes to (their
+    read-only weight snapshots, their own intermediate outputs, which are
+    already zero at padded steps) and skip the copies."""
 
     __slots__ = ("call", "raw")
 
-    def __init__(self, call: _checks.Call, raw: np.ndarray):
-        x = call.x.copy()
-        if call.seq_lengths is not None:
-            x[np.arange(call.T)[:, None] >= call.seq_lengths[None, :]] = 0
-        call.x = x
-        for name in ("w_ih", "w_hh", "peephole"):
-            v = getattr(call, name)
-            setattr(call, name, None if v is None else v.copy())
+    def __init__(self, call: _checks.Call, raw: np.ndarray, copy_x: bool = True,
+                 copy_w: bool = True):
+        if copy_x:
+            x = call.x.copy()
+            if call.seq_lengths is not None:
+                x[np.arange(call.T)[:, None] >= call.seq_lengths[None, :]] = 0
+            call.x = x
+        if copy_w:
+            for name in ("w_ih", "w_hh", "peephole"):
+                v = getattr(call, name)
+                setattr(call, name, None if v is None else v.copy())
         self.call, self.raw = call, raw
 
 
@@ -41,13 +47,14 @@ def _act_codes(acts: Sequence[str]) -> tuple:
     return codes + (_kernels.ACT_CODES["tanh"],) * (3 - len(codes))
 
 
-def _forward(c: _checks.Call) -> SequenceOutput:
+def _forward(c: _checks.Call, copy_x: bool = True, copy_w: bool = True) -> SequenceOutput:
     y, h_n, c_n, raw = _kernels.forward(
         c.cell, c.x, c.w_ih, c.w_hh, c.b_ih, c.b_hh, c.h0, c.c0 if c.cell == "lstm" else None,
         c.peephole, c.seq_lengths, reverse=c.reverse, clip=c.clip, acts=_act_codes(c.acts),
         lbr=c.linear_before_reset, training=c.keep_tape, nthreads=get_num_threads(),
     )
-    return SequenceOutput(y, h_n, c_n, _Tape(c, raw) if c.keep_tape else None)
+    tape = _Tape(c, raw, copy_x, copy_w) if c.keep_tape else None
+    return SequenceOutput(y, h_n, c_n, tape)
 
 
 def _backward(out, cell: str, fname: str, dy, dh_n, dc_n=None) -> Gradients:

@@ -1,0 +1,154 @@
+"""What every trainable layer shares: named parameters, accumulated
+gradients, train/eval mode, PyTorch-style state dicts, and the weight
+snapshots that let a layer reuse what it prepared from its weights until
+they change."""
+from __future__ import annotations
+
+import numbers
+from typing import Any, Dict, Iterable, Optional, Tuple
+
+import numpy as np
+
+from . import _checks, _kernels
+
+
+def positive_int(v: Any, name: str, minimum: int = 1) -> int:
+    if isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Integral):
+        raise TypeError(f"{name}: expected an integer >= {minimum}, got {v!r}")
+    if v < minimum:
+        raise ValueError(f"{name}: expected an integer >= {minimum}, got {v}")
+    return int(v)
+
+
+def layer_dtype(dtype: Any) -> np.dtype:
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        dt = None
+    if dt not in _checks.FLOAT_DTYPES:
+        raise TypeError(f"dtype: expected float32 or float64, got {dtype!r}")
+    return dt
+
+
+def as_float(a: Any, name: str, dtype: np.dtype) -> np.ndarray:
+    """a as a C-contiguous array of dtype; any float input is cast, anything
+    else is a TypeError naming the argument."""
+    arr = a.detach() if hasattr(a, "detach") else a  # torch tensors and parameters
+    arr = _checks.as_array(arr, name)
+    if arr.dtype.kind != "f":
+        raise TypeError(f"{name}: expected a floating-point array, got dtype {arr.dtype}")
+    return np.ascontiguousarray(arr, dtype=dtype)
+
+
+def checked(a: Any, name: str, dtype: np.dtype, shape: Tuple[int, ...], spec: str) -> np.ndarray:
+    arr = as_float(a, name, dtype)
+    if arr.shape != tuple(shape):
+        raise ValueError(f"{name}: expected shape {spec} = {tuple(shape)}, got {arr.shape}")
+    return arr
+
+
+class Module:
+    """Base of the layers. Parameters live in one ordered dict of C-contiguous
+    arrays of the layer's dtype, which are updated in place (by optimisers,
+    load_state_dict or attribute assignment), so references stay valid."""
+
+    def __init__(self, dtype: Any, seed: Optional[int]):
+        object.__setattr__(self, "_params", {})
+        self.dtype = layer_dtype(dtype)
+        self.training = True
+        self.grads: Dict[str, np.ndarray] = {}
+        self._rng = np.random.default_rng(seed)
+        self._snap: Dict[str, np.ndarray] = {}
+        self._state = None  # what the last training forward left for backward
+
+    # -- parameters -------------------------------------------------------
+    def _add(self, name: str, shape: Tuple[int, ...], bound: float) -> None:
+        """A parameter drawn from U(-bound, bound), as PyTorch initialises."""
+        self._params[name] = self._rng.uniform(-bound, bound, size=shape).astype(self.dtype)
+        self.grads[name] = np.zeros(shape, dtype=self.dtype)
+
+    def parameters(self) -> Dict[str, np.ndarray]:
+        """name -> the live parameter array (update it in place to train)."""
+        return dict(self._params)
+
+    def zero_grad(self) -> None:
+        """Set every accumulated gradient to zero (in place)."""
+        for g in self.grads.values():
+            g.fill(0)
+
+    def train(self, mode: bool = True):
+        """Training mode: forwards keep what backward needs, dropout is on."""
+        self.training = _checks.flag(mode, "mode")
+        if not self.training:
+            self._state = None
+        return self
+
+    def eval(self):
+        """Inference mode: no tape, no dropout."""
+        return self.train(False)
+
+    def state_dict(self) -> Dict[str, np.ndarray]:
+        """name -> a copy of each parameter, with PyTorch's names and shapes."""
+        return {k: v.copy() for k, v in self._params.items()}
+
+    def load_state_dict(self, state: Dict[str, Any]) -> None:
+        """Copy parameters in from a dict whose values are anything
+        np.asarray accepts (a torch state_dict loads as it is). The keys must
+        be exactly the layer's; values are cast to the layer's dtype."""
+        if not isinstance(state, dict) and not hasattr(state, "keys"):
+            raise TypeError(f"state: expected a dict, got {type(state).__name__}")
+        missing = [k for k in self._params if k not in state]
+        unexpected = [k for k in state.keys() if k not in self._params]
+        if missing or unexpected:
+            raise KeyError(f"state: missing keys {missing}, unexpected keys {unexpected}")
+        new = {k: checked(state[k], f"state[{k!r}]", self.dtype, v.shape, "as the layer's")
+               for k, v in self._params.items()}
+        for k, v in new.items():  # all checked first: a bad dict changes nothing
+            np.copyto(self._params[k], v)
+
+    def __getattr__(self, name: str):
+        params = self.__dict__.get("_params")
+        if params is not None and name in params:
+            return params[name]
+        raise AttributeError(f"{type(self).__name__} has no attribute {name!r}")
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        params = self.__dict__.get("_params")
+        if params is not None and name in params:
+            p = params[name]
+            np.copyto(p, checked(value, name, self.dtype, p.shape, "as the parameter's"))
+        else:
+            object.__setattr__(self, name, value)
+
+    def __getstate__(self):
+        d = dict(self.__dict__)
+        d["_snap"], d["_state"] = {}, None  # caches and tapes are rebuilt, not pickled
+        return d
+
+    def __setstate__(self, d):
+        self.__dict__.update(d)
+
+    # -- prepared weights ---------------------------------------------------
+    def _snapshot(self, name: str) -> np.ndarray:
+        """A read-only copy of parameter name as it is now. The copy is kept
+        while the parameter's bytes stay the same, so however a parameter is
+        changed (assigned, loaded, or modified in place) the next call sees
+        it, and tapes of earlier calls keep the weights they ran with."""
+        live = self._params[name]
+        snap = self._snap.get(name)
+        if snap is None or not _kernels.same_bytes(snap, live):
+            snap = live.copy()
+            snap.flags.writeable = False
+            self._snap[name] = snap
+        return snap
+
+    def _accumulate(self, pairs: Iterable[Tuple[str, Optional[np.ndarray]]]) -> None:
+        for name, g in pairs:
+            if g is not None:
+                self.grads[name] += g
+
+    def _need_state(self, what: str):
+        if self._state is None:
+            raise ValueError(f"{what}: nothing to go back through; run a forward in training "
+                             "mode (layer.train()) first")
+        return self._state

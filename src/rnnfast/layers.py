@@ -1,0 +1,301 @@
+"""Stacked, bidirectional, trainable LSTM, GRU and Elman RNN layers.
+
+Parameter names, shapes and initialisation are PyTorch's, so the state_dict
+of a torch ``nn.LSTM``, ``nn.GRU`` or ``nn.RNN`` loads as it is. Each layer
+and direction is one call of the sequence kernels (rnnfast.lstm, gru, rnn).
+
+Shapes (time-major; batch_first=True swaps T and B in x, y, dy and dx):
+x (T, B, I); y (T, B, D*H) with D = 2 when bidirectional, the forward
+direction's half first; h_n, c_n and hx (num_layers*D, B, H), row l*D + d
+for layer l and direction d.
+"""
+from __future__ import annotations
+
+import math
+import numbers
+from typing import Any, Optional, Sequence, Tuple, Union
+
+import numpy as np
+
+from . import _checks, functional
+from ._module import Module, as_float, checked, positive_int
+
+__all__ = ["LSTM", "GRU", "RNN"]
+
+
+class _Recurrent(Module):
+    _cell = ""
+
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, *,
+                 bias: bool = True, batch_first: bool = False, bidirectional: bool = False,
+                 dropout: float = 0.0, dtype: Any = np.float32, seed: Optional[int] = None,
+                 peephole: bool = False):
+        super().__init__(dtype, seed)
+        self.input_size = positive_int(input_size, "input_size")
+        self.hidden_size = positive_int(hidden_size, "hidden_size")
+        self.num_layers = positive_int(num_layers, "num_layers")
+        self.bias = _checks.flag(bias, "bias")
+        self.batch_first = _checks.flag(batch_first, "batch_first")
+        self.bidirectional = _checks.flag(bidirectional, "bidirectional")
+        if isinstance(dropout, (bool, np.bool_)) or not isinstance(dropout, numbers.Real) \
+                or not 0 <= dropout <= 1:
+            raise ValueError(f"dropout: expected a number in [0, 1], got {dropout!r}")
+        self.dropout = float(dropout)
+        self.peephole = _checks.flag(peephole, "peephole")
+        H, G, D = self.hidden_size, _checks.GATES[self._cell], self.num_directions
+        bound = 1.0 / math.sqrt(H)
+        for l in range(self.num_layers):
+            for d in range(D):
+                sfx = self._suffix(l, d)
+                I = self.input_size if l == 0 else D * H
+                self._add(f"weight_ih{sfx}", (G * H, I), bound)
+                self._add(f"weight_hh{sfx}", (G * H, H), bound)
+                if self.bias:
+                    self._add(f"bias_ih{sfx}", (G * H,), bound)
+                    self._add(f"bias_hh{sfx}", (G * H,), bound)
+                if self.peephole:
+                    self._add(f"peephole{sfx}", (3, H), bound)
+        self.dhx = None
+
+    @property
+    def num_directions(self) -> int:
+        return 2 if self.bidirectional else 1
+
+    @staticmethod
+    def _suffix(l: int, d: int) -> str:
+        return f"_l{l}" + ("_reverse" if d == 1 else "")
+
+    def __repr__(self) -> str:
+        parts = [str(self.input_size), str(self.hidden_size)]
+        if self.num_layers != 1:
+            parts.append(f"num_layers={self.num_layers}")
+        parts += [f"{k}=True" for k in ("bidirectional", "batch_first") if getattr(self, k)]
+        if self.dropout:
+            parts.append(f"dropout={self.dropout}")
+        return f"{type(self).__name__}({', '.join(parts)}, dtype={self.dtype.name})"
+
+    # -- what differs between cells ----------------------------------------
+    def _options(self) -> dict:
+        """Call fields of this cell: acts, clip, linear_before_reset."""
+        raise NotImplementedError
+
+    def _split_hx(self, hx) -> Tuple[Any, Any]:
+        return hx, None
+
+    def _split_dh(self, dh_n) -> Tuple[Any, Any]:
+        return dh_n, None
+
+    def _pack_state(self, h, c):
+        return h
+
+    # -- forward -------------------------------------------------------------
+    def _time_major(self, a: Any, name: str, last: int, last_name: str) -> np.ndarray:
+        arr = as_float(a, name, self.dtype)
+        if arr.ndim != 3:
+            want = "(B, T, " if self.batch_first else "(T, B, "
+            raise ValueError(f"{name}: expected a 3-D array of shape {want}{last_name}), "
+                             f"got shape {arr.shape}")
+        if arr.shape[2] != last:
+            raise ValueError(f"{name}: expected last dimension {last_name} = {last}, "
+                             f"got shape {arr.shape}")
+        return np.ascontiguousarray(arr.transpose(1, 0, 2)) if self.batch_first else arr
+
+    def _states(self, v: Any, name: str, B: int) -> Optional[np.ndarray]:
+        if v is None:
+            return None
+        shape = (self.num_layers * self.num_directions, B, self.hidden_size)
+        return checked(v, name, self.dtype, shape, "(num_layers*D, B, H)")
+
+    def __call__(self, x, hx=None, seq_lengths=None):
+        """Run the stack over x (T, B, I), or (B, T, I) with batch_first.
+
+        hx: initial states (num_layers*D, B, H) or None (zeros); an LSTM takes
+        a pair (h0, c0), either of which may be None. seq_lengths (B,):
+        integers in [0, T]; padded steps give zero outputs. Returns
+        ``y, h_n`` (GRU, RNN) or ``y, (h_n, c_n)`` (LSTM).
+        """
+        x = self._time_major(x, "x", self.input_size, "I")
+        T, B, _ = x.shape
+        h0, c0 = self._split_hx(hx)
+        h0, c0 = self._states(h0, "hx[0]" if self._cell == "lstm" else "hx", B), \
+            self._states(c0, "hx[1]", B)
+        lens = _checks.lengths(seq_lengths, T, B)
+        H, D, lstm = self.hidden_size, self.num_directions, self._cell == "lstm"
+        h_n = np.empty((self.num_layers * D, B, H), dtype=self.dtype)
+        c_n = np.empty_like(h_n) if lstm else None
+        train, opts = self.training, self._options()
+        tapes, masks, inp = [], [], x
+        for l in range(self.num_layers):
+            outs = []
+            for d in range(D):
+                k, sfx = l * D + d, self._suffix(l, d)
+                snap = self._snapshot
+                call = _checks.Call(
+                    cell=self._cell, dtype=self.dtype, T=T, B=B, I=inp.shape[2], H=H, x=inp,
+                    w_ih=snap(f"weight_ih{sfx}"), w_hh=snap(f"weight_hh{sfx}"),
+                    b_ih=snap(f"bias_ih{sfx}") if self.bias else None,
+                    b_hh=snap(f"bias_hh{sfx}") if self.bias else None,
+                    h0=None if h0 is None else h0[k], c0=None if c0 is None else c0[k],
+                    peephole=snap(f"peephole{sfx}") if self.peephole else None,
+                    seq_lengths=lens, reverse=d == 1, keep_tape=train, **opts)
+                # Layer 0's x belongs to the caller: the tape copies it. Later
+                # inputs are this call's own outputs, zero at padded steps.
+                out = functional._forward(call, copy_x=l == 0, copy_w=False)
+                h_n[k] = out.h_n
+                if lstm:
+                    c_n[k] = out.c_n
+                outs.append(out)
+            y = outs[0].y if D == 1 else np.concatenate([o.y for o in outs], axis=2)
+            mask = None
+            if l < self.num_layers - 1 and train and self.dropout > 0:
+                mask = self._dropout_mask(y.shape)
+                y = y * mask
+            tapes.append(outs)
+            masks.append(mask)
+            inp = y
+        self._state = (tapes, masks, T, B) if train else None
+        if self.batch_first:
+            y = np.ascontiguousarray(y.transpose(1, 0, 2))
+        return y, self._pack_state(h_n, c_n)
+
+    def _dropout_mask(self, shape) -> np.ndarray:
+        keep = 1.0 - self.dropout
+        if keep == 0:
+            return np.zeros(shape, dtype=self.dtype)
+        return ((self._rng.random(shape) < keep) / keep).astype(self.dtype)
+
+    # -- backward ------------------------------------------------------------
+    def backward(self, dy=None, dh_n=None) -> np.ndarray:
+        """Backward through the last training forward.
+
+        dy: gradient of y, shaped like y, or None (zero). dh_n: gradient of
+        h_n (num_layers*D, B, H), or None; an LSTM takes a pair (dh_n, dc_n),
+        either of which may be None. Parameter gradients are added into
+        ``.grads``; the gradient of hx is left in ``.dhx``. Returns dx, shaped
+        like x.
+        """
+        tapes, masks, T, B = self._need_state("backward")
+        H, D, lstm = self.hidden_size, self.num_directions, self._cell == "lstm"
+        dy = None if dy is None else self._time_major(dy, "dy", D * H, "D*H")
+        if dy is not None and dy.shape[:2] != (T, B):
+            want = (B, T, D * H) if self.batch_first else (T, B, D * H)
+            got = (dy.shape[1], dy.shape[0], dy.shape[2]) if self.batch_first else dy.shape
+            raise ValueError(f"dy: expected shape {want}, like y, got {got}")
+        dh, dc = self._split_dh(dh_n)
+        dh = self._states(dh, "dh_n[0]" if lstm else "dh_n", B)
+        dc = self._states(dc, "dh_n[1]", B)
+        dh0 = np.zeros((self.num_layers * D, B, H), dtype=self.dtype)
+        dc0 = np.zeros_like(dh0) if lstm else None
+        fname = f"{self._cell}_backward"
+        dout = dy
+        for l in reversed(range(self.num_layers)):
+            dinp = None
+            for d in range(D):
+                k, sfx = l * D + d, self._suffix(l, d)
+                part = None if dout is None else np.ascontiguousarray(dout[:, :, d * H:(d + 1) * H])
+                g = functional._backward(tapes[l][d], self._cell, fname, part,
+                                         None if dh is None else dh[k],
+                                         None if dc is None else dc[k])
+                self._accumulate([(f"weight_ih{sfx}", g.dw_ih), (f"weight_hh{sfx}", g.dw_hh),
+                                  (f"bias_ih{sfx}", g.db_ih), (f"bias_hh{sfx}", g.db_hh),
+                                  (f"peephole{sfx}", g.dpeephole)])
+                dinp = g.dx if dinp is None else dinp + g.dx
+                dh0[k] = g.dh0
+                if lstm:
+                    dc0[k] = g.dc0
+            dout = dinp if l == 0 or masks[l - 1] is None else dinp * masks[l - 1]
+        self.dhx = self._pack_state(dh0, dc0)
+        return np.ascontiguousarray(dout.transpose(1, 0, 2)) if self.batch_first else dout
+
+
+def _pair(v, name: str):
+    if v is None:
+        return None, None
+    if not isinstance(v, (tuple, list)) or len(v) != 2:
+        raise TypeError(f"{name}: expected a pair (h, c) or None, got {type(v).__name__}")
+    return v[0], v[1]
+
+
+class LSTM(_Recurrent):
+    """Stacked, optionally bidirectional LSTM (PyTorch nn.LSTM's parameters).
+
+    Parameters per layer l and direction (suffix ``_l{l}`` or
+    ``_l{l}_reverse``): weight_ih (4H, I_l), weight_hh (4H, H), bias_ih and
+    bias_hh (4H,) when bias, peephole (3, H) rows i, f, o when peephole; gate
+    rows in order i, f, g, o; I_l = input_size for l = 0, else D*H.
+    ``layer(x, (h0, c0))`` returns ``y, (h_n, c_n)``.
+    """
+
+    _cell = "lstm"
+
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, *,
+                 bias: bool = True, batch_first: bool = False, bidirectional: bool = False,
+                 dropout: float = 0.0, peephole: bool = False, clip: Optional[float] = None,
+                 activations: Optional[Sequence[str]] = None, dtype: Any = np.float32,
+                 seed: Optional[int] = None):
+        super().__init__(input_size, hidden_size, num_layers, bias=bias, batch_first=batch_first,
+                         bidirectional=bidirectional, dropout=dropout, dtype=dtype, seed=seed,
+                         peephole=peephole)
+        self.clip = None if _checks.clip_value(clip) == 0 else float(clip)
+        self.activations = _checks.activations(activations, "lstm")
+
+    def _options(self) -> dict:
+        return dict(acts=self.activations, clip=_checks.clip_value(self.clip),
+                    linear_before_reset=True)
+
+    def _split_hx(self, hx):
+        return _pair(hx, "hx")
+
+    def _split_dh(self, dh_n):
+        return _pair(dh_n, "dh_n")
+
+    def _pack_state(self, h, c):
+        return h, c
+
+
+class GRU(_Recurrent):
+    """Stacked, optionally bidirectional GRU (PyTorch nn.GRU's parameters).
+
+    weight_ih (3H, I_l), weight_hh (3H, H), bias_ih, bias_hh (3H,); gate rows
+    r, z, n. linear_before_reset=True is PyTorch's form; False is the original
+    (ONNX default, Keras reset_after=False). ``layer(x, h0)`` returns
+    ``y, h_n``.
+    """
+
+    _cell = "gru"
+
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, *,
+                 bias: bool = True, batch_first: bool = False, bidirectional: bool = False,
+                 dropout: float = 0.0, linear_before_reset: bool = True,
+                 clip: Optional[float] = None, activations: Optional[Sequence[str]] = None,
+                 dtype: Any = np.float32, seed: Optional[int] = None):
+        super().__init__(input_size, hidden_size, num_layers, bias=bias, batch_first=batch_first,
+                         bidirectional=bidirectional, dropout=dropout, dtype=dtype, seed=seed)
+        self.linear_before_reset = _checks.flag(linear_before_reset, "linear_before_reset")
+        self.clip = None if _checks.clip_value(clip) == 0 else float(clip)
+        self.activations = _checks.activations(activations, "gru")
+
+    def _options(self) -> dict:
+        return dict(acts=self.activations, clip=_checks.clip_value(self.clip),
+                    linear_before_reset=self.linear_before_reset)
+
+
+class RNN(_Recurrent):
+    """Stacked, optionally bidirectional Elman RNN (PyTorch nn.RNN's
+    parameters): h' = act(W x + b_ih + U h + b_hh), act = nonlinearity.
+    weight_ih (H, I_l), weight_hh (H, H), bias_ih, bias_hh (H,).
+    ``layer(x, h0)`` returns ``y, h_n``.
+    """
+
+    _cell = "rnn"
+
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, *,
+                 nonlinearity: str = "tanh", bias: bool = True, batch_first: bool = False,
+                 bidirectional: bool = False, dropout: float = 0.0, dtype: Any = np.float32,
+                 seed: Optional[int] = None):
+        super().__init__(input_size, hidden_size, num_layers, bias=bias, batch_first=batch_first,
+                         bidirectional=bidirectional, dropout=dropout, dtype=dtype, seed=seed)
+        self.nonlinearity = _checks.activation(nonlinearity, "nonlinearity")
+
+    def _options(self) -> dict:
+        return dict(acts=(self.nonlinearity,), clip=0.0, linear_before_reset=True)
