@@ -64,6 +64,24 @@ static size_t finish(rnf_cursor *cur)
     return total; /* slack to align the caller's base pointer */
 }
 
+/* nthreads regions of `scratch` elements plus an RNF_KB x RNF_NB block, each
+ * aligned; returns the offset of the first, its stride in *stride. */
+static size_t threads(rnf_cursor *cur, size_t scratch, size_t es, int nthreads, size_t *stride)
+{
+    rnf_cursor one = {0, 0};
+    take(&one, scratch, es);
+    take(&one, (size_t)RNF_KB * RNF_NB, es);
+    *stride = one.off;
+    cur->overflow |= one.overflow;
+    return take(cur, mul3((size_t)nthreads, one.off, 1, &cur->overflow), 1);
+}
+
+/* Elements of a packed copy of K x N weights, N padded to the widest panel. */
+static size_t packed(size_t K, size_t N, size_t nrmax, int *overflow)
+{
+    return mul3((N + nrmax - 1) / nrmax, nrmax, K, overflow);
+}
+
 rnf_status rnf_make_layout(const rnf_desc *d, rnf_layout *L)
 {
     rnf_status st = rnf_check_desc(d);
@@ -129,14 +147,7 @@ rnf_status rnf_make_layout(const rnf_desc *d, rnf_layout *L)
     L->bperm = take(&b, B, sizeof(int64_t));
     L->bplen = take(&b, B, sizeof(int64_t));
     L->bsort_tmp = take(&b, B, sizeof(int64_t));
-    {
-        rnf_cursor one = {0, 0}; /* one thread's region, aligned */
-        take(&one, mul3(8, H, 1, &one.overflow), es);
-        take(&one, (size_t)RNF_KB * RNF_NB, es);
-        L->thread_stride = one.off;
-        b.overflow |= one.overflow;
-        L->thread = take(&b, mul3((size_t)d->nthreads, L->thread_stride, 1, &b.overflow), 1);
-    }
+    L->thread = threads(&b, mul3(8, H, 1, &b.overflow), es, d->nthreads, &L->thread_stride);
     L->bwd_ws = finish(&b);
 
     if (f.overflow || t.overflow || b.overflow) return RNF_ERR_OVERFLOW;
@@ -148,6 +159,88 @@ rnf_status rnf_query(const rnf_desc *d, size_t *fwd_workspace, size_t *bwd_works
 {
     rnf_layout L;
     const rnf_status st = rnf_make_layout(d, &L);
+    if (st != RNF_OK) return st;
+    if (fwd_workspace) *fwd_workspace = L.fwd_ws;
+    if (bwd_workspace) *bwd_workspace = L.bwd_ws;
+    if (tape) *tape = L.tape;
+    return RNF_OK;
+}
+
+rnf_status rnf_jordan_make_layout(const rnf_jordan_desc *d, rnf_jordan_layout *L)
+{
+    if (!d) return RNF_ERR_NULL;
+    if (d->dtype != RNF_F32 && d->dtype != RNF_F64) return RNF_ERR_DESC;
+    if (d->steps < 0 || d->batch < 0 || d->input_size < 0 || d->hidden_size < 0 ||
+        d->output_size < 0 || d->nthreads < 1)
+        return RNF_ERR_DESC;
+    if (d->act_h < RNF_ACT_SIGMOID || d->act_h > RNF_ACT_IDENTITY || d->act_o < RNF_ACT_SIGMOID ||
+        d->act_o > RNF_ACT_IDENTITY)
+        return RNF_ERR_DESC;
+    const size_t es = d->dtype == RNF_F32 ? sizeof(float) : sizeof(double);
+    const size_t nrmax = d->dtype == RNF_F32 ? RNF_NR_MAX_F32 : RNF_NR_MAX_F64;
+    int ovf = 0;
+    const size_t T = (size_t)d->steps, B = (size_t)d->batch, I = (size_t)d->input_size;
+    const size_t H = (size_t)d->hidden_size, O = (size_t)d->output_size;
+    const size_t TBH = mul3(T, B, H, &ovf), TBO = mul3(T, B, O, &ovf);
+    const size_t BH = mul3(B, H, 1, &ovf), BO = mul3(B, O, 1, &ovf);
+    const size_t Tc = (size_t)rnf_chunk_steps(d->steps, d->batch);
+
+    rnf_cursor f = {0, ovf};
+    L->bar = take(&f, 2 * RNF_ALIGN, 1);
+    L->w_p = take(&f, packed(I, H, nrmax, &f.overflow), es);
+    L->u_p = take(&f, packed(O, H, nrmax, &f.overflow), es);
+    L->v_p = take(&f, packed(H, O, nrmax, &f.overflow), es);
+    L->bias_h = take(&f, H, es);
+    L->bias_o = take(&f, O, es);
+    L->xw = take(&f, d->training ? 0 : mul3(Tc, B, H, &f.overflow), es);
+    L->hw = take(&f, BH, es);
+    L->hb = take(&f, BH, es);
+    L->ob = take(&f, BO, es);
+    for (int k = 0; k < 2; ++k) L->yb[k] = take(&f, BO, es);
+    L->perm = take(&f, B, sizeof(int64_t));
+    L->plen = take(&f, B, sizeof(int64_t));
+    L->sort_tmp = take(&f, B, sizeof(int64_t));
+    L->fwd_ws = finish(&f);
+
+    rnf_cursor t = {0, ovf};
+    const int tr = d->training;
+    L->t_a = take(&t, tr ? TBH : 0, es);
+    L->t_h = take(&t, tr ? TBH : 0, es);
+    L->t_o = take(&t, tr ? TBO : 0, es);
+    L->t_yprev = take(&t, tr ? TBO : 0, es);
+    L->tape = tr ? finish(&t) : 0;
+
+    rnf_cursor b = {0, ovf};
+    L->bbar = take(&b, 2 * RNF_ALIGN, 1);
+    L->wb_p = take(&b, packed(H, I, nrmax, &b.overflow), es);
+    L->ub_p = take(&b, packed(H, O, nrmax, &b.overflow), es);
+    L->vb_p = take(&b, packed(O, H, nrmax, &b.overflow), es);
+    L->dA = take(&b, TBH, es);
+    L->dO = take(&b, TBO, es);
+    L->das = take(&b, BH, es);
+    L->dos = take(&b, BO, es);
+    L->dhb = take(&b, BH, es);
+    L->dyb = take(&b, BO, es);
+    L->bperm = take(&b, B, sizeof(int64_t));
+    L->bplen = take(&b, B, sizeof(int64_t));
+    L->bsort_tmp = take(&b, B, sizeof(int64_t));
+    {
+        rnf_cursor sc = {0, 0}; /* scratch rounded to the alignment, in elements */
+        take(&sc, H > O ? H : O, es);
+        L->scratch = sc.off / es;
+    }
+    L->thread = threads(&b, L->scratch, es, d->nthreads, &L->thread_stride);
+    L->bwd_ws = finish(&b);
+
+    if (f.overflow || t.overflow || b.overflow) return RNF_ERR_OVERFLOW;
+    return RNF_OK;
+}
+
+rnf_status rnf_jordan_query(const rnf_jordan_desc *d, size_t *fwd_workspace,
+                            size_t *bwd_workspace, size_t *tape)
+{
+    rnf_jordan_layout L;
+    const rnf_status st = rnf_jordan_make_layout(d, &L);
     if (st != RNF_OK) return st;
     if (fwd_workspace) *fwd_workspace = L.fwd_ws;
     if (bwd_workspace) *bwd_workspace = L.bwd_ws;

@@ -31,11 +31,25 @@ typedef struct {
     size_t bwd_ws;
 } rnf_layout;
 
+typedef struct {
+    /* forward workspace */
+    size_t bar, w_p, u_p, v_p, bias_h, bias_o, xw, hw, hb, ob, yb[2], perm, plen, sort_tmp;
+    size_t fwd_ws;
+    /* tape: hidden pre-activations and outputs, output pre-activations, y_{t-1} */
+    size_t t_a, t_h, t_o, t_yprev;
+    size_t tape;
+    /* backward workspace */
+    size_t bbar, wb_p, ub_p, vb_p, dA, dO, das, dos, dhb, dyb, bperm, bplen, bsort_tmp;
+    size_t thread, thread_stride, scratch; /* scratch: elements before the GEMM buffer */
+    size_t bwd_ws;
+} rnf_jordan_layout;
+
 int rnf_gates(int cell);
 /* Steps whose input projection inference computes at once (chunk of T). */
 int64_t rnf_chunk_steps(int64_t T, int64_t B);
 rnf_status rnf_check_desc(const rnf_desc *d);
 rnf_status rnf_make_layout(const rnf_desc *d, rnf_layout *L);
+rnf_status rnf_jordan_make_layout(const rnf_jordan_desc *d, rnf_jordan_layout *L);
 
 /* Round p up to RNF_ALIGN. */
 static inline char *rnf_align_ptr(void *p)

@@ -1,6 +1,7 @@
 /*
- * sequence.c -- entry points of the sequence drivers. The driver itself is
- * sequence_tmpl.h, instantiated here for float and double.
+ * sequence.c -- entry points of the sequence drivers. The drivers themselves
+ * are sequence_tmpl.h (LSTM, GRU, RNN) and jordan_tmpl.h, instantiated here
+ * for float and double.
  */
 #include <math.h>
 #include <sched.h>
@@ -103,12 +104,14 @@ static rnf_status rnf_sort_rows(int64_t T, int64_t B, const int64_t *lengths, in
 #define REAL float
 #define SFX f32
 #include "sequence_tmpl.h"
+#include "jordan_tmpl.h"
 #undef REAL
 #undef SFX
 
 #define REAL double
 #define SFX f64
 #include "sequence_tmpl.h"
+#include "jordan_tmpl.h"
 #undef REAL
 #undef SFX
 
@@ -129,4 +132,24 @@ rnf_status rnf_backward(const rnf_desc *d, const rnf_bwd_args *a, void *workspac
     return d->dtype == RNF_F32
                ? rnf_backward_f32(d, a, workspace, workspace_bytes, tape, tape_bytes)
                : rnf_backward_f64(d, a, workspace, workspace_bytes, tape, tape_bytes);
+}
+
+rnf_status rnf_jordan_forward(const rnf_jordan_desc *d, const rnf_jordan_fwd_args *a,
+                              void *workspace, size_t workspace_bytes, void *tape,
+                              size_t tape_bytes)
+{
+    if (!d) return RNF_ERR_NULL;
+    return d->dtype == RNF_F64
+               ? rnf_jordan_forward_f64(d, a, workspace, workspace_bytes, tape, tape_bytes)
+               : rnf_jordan_forward_f32(d, a, workspace, workspace_bytes, tape, tape_bytes);
+}
+
+rnf_status rnf_jordan_backward(const rnf_jordan_desc *d, const rnf_jordan_bwd_args *a,
+                               void *workspace, size_t workspace_bytes, const void *tape,
+                               size_t tape_bytes)
+{
+    if (!d) return RNF_ERR_NULL;
+    return d->dtype == RNF_F64
+               ? rnf_jordan_backward_f64(d, a, workspace, workspace_bytes, tape, tape_bytes)
+               : rnf_jordan_backward_f32(d, a, workspace, workspace_bytes, tape, tape_bytes);
 }

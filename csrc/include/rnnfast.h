@@ -103,6 +103,62 @@ rnf_status rnf_forward(const rnf_desc *d, const rnf_fwd_args *a, void *workspace
 rnf_status rnf_backward(const rnf_desc *d, const rnf_bwd_args *a, void *workspace,
                         size_t workspace_bytes, const void *tape, size_t tape_bytes);
 
+/*
+ * Jordan network: the output, not the hidden state, is fed back.
+ *     h_t = act_h(W x_t + U y_{t-1} + b_h),   y_t = act_o(V h_t + b_o)
+ * Letters as above, plus O output units. Sequences run forward only; a row
+ * of length L runs steps t < L, and its final output is y_{L-1} (y0 if L = 0).
+ */
+typedef struct {
+    int dtype;               /* rnf_dtype */
+    int64_t steps, batch;    /* T, B */
+    int64_t input_size;      /* I */
+    int64_t hidden_size;     /* H */
+    int64_t output_size;     /* O */
+    int act_h, act_o;        /* rnf_act of the hidden and the output layer */
+    int training;            /* forward writes the tape that backward reads */
+    int nthreads;            /* >= 1 */
+} rnf_jordan_desc;
+
+typedef struct {
+    const void *x;              /* [T, B, I] */
+    const void *w_ih;           /* W [H, I] */
+    const void *w_yh;           /* U [H, O] */
+    const void *b_h;            /* [H] or NULL (zero) */
+    const void *w_ho;           /* V [O, H] */
+    const void *b_o;            /* [O] or NULL (zero) */
+    const void *y0;             /* [B, O] or NULL (zero) */
+    const int64_t *seq_lengths; /* [B] in [0, T], or NULL (all T) */
+    void *y;                    /* out [T, B, O]; 0 at padded steps */
+    void *y_n;                  /* out [B, O]: each row's last output */
+} rnf_jordan_fwd_args;
+
+typedef struct {
+    const void *x;              /* [T, B, I], the forward input */
+    const void *w_ih;           /* [H, I] */
+    const void *w_yh;           /* [H, O] */
+    const void *w_ho;           /* [O, H] */
+    const int64_t *seq_lengths; /* [B] or NULL, as in forward */
+    const void *dy;             /* [T, B, O] or NULL (zero) */
+    const void *dy_n;           /* [B, O] or NULL (zero) */
+    void *dx;                   /* out [T, B, I] */
+    void *dw_ih;                /* out [H, I] */
+    void *dw_yh;                /* out [H, O] */
+    void *db_h;                 /* out [H] */
+    void *dw_ho;                /* out [O, H] */
+    void *db_o;                 /* out [O] */
+    void *dy0;                  /* out [B, O] */
+} rnf_jordan_bwd_args;
+
+rnf_status rnf_jordan_query(const rnf_jordan_desc *d, size_t *fwd_workspace,
+                            size_t *bwd_workspace, size_t *tape);
+rnf_status rnf_jordan_forward(const rnf_jordan_desc *d, const rnf_jordan_fwd_args *a,
+                              void *workspace, size_t workspace_bytes, void *tape,
+                              size_t tape_bytes);
+rnf_status rnf_jordan_backward(const rnf_jordan_desc *d, const rnf_jordan_bwd_args *a,
+                               void *workspace, size_t workspace_bytes, const void *tape,
+                               size_t tape_bytes);
+
 /* Run-time configuration. */
 const char *rnf_arch_name(void);      /* kernel path in use: "avx512", "avx2", "baseline" */
 int rnf_set_arch(const char *name);   /* 0 ok, -1 unknown, -2 not supported by this CPU */

@@ -10,13 +10,15 @@ from ._threads import get_num_threads, set_num_threads, show_config
 from ._types import Gradients, SequenceOutput
 from ._version import __version__
 from .cells import gru_cell, lstm_cell, rnn_cell
-from .layers import GRU, LSTM, RNN
-from .functional import gru, gru_backward, lstm, lstm_backward, rnn, rnn_backward
+from .layers import GRU, LSTM, RNN, JordanRNN
+from .functional import (gru, gru_backward, jordan, jordan_backward, lstm, lstm_backward,
+                         rnn, rnn_backward)
 from .training import clip_grad_norm
 
 __all__ = [
-    "lstm", "gru", "rnn", "lstm_backward", "gru_backward", "rnn_backward",
-    "lstm_cell", "gru_cell", "rnn_cell", "LSTM", "GRU", "RNN",
+    "lstm", "gru", "rnn", "lstm_backward", "gru_backward", "rnn_backward", "jordan",
+    "jordan_backward",
+    "lstm_cell", "gru_cell", "rnn_cell", "LSTM", "GRU", "RNN", "JordanRNN",
     "clip_grad_norm", "set_num_threads", "get_num_threads", "show_config",
     "SequenceOutput", "Gradients", "__version__",
 ]

@@ -62,6 +62,49 @@ cdef extern from "rnnfast.h" nogil:
                            size_t workspace_bytes, void *tape, size_t tape_bytes)
     rnf_status rnf_backward(const rnf_desc *d, const rnf_bwd_args *a, void *workspace,
                             size_t workspace_bytes, const void *tape, size_t tape_bytes)
+    ctypedef struct rnf_jordan_desc:
+        int dtype
+        int64_t steps, batch, input_size, hidden_size, output_size
+        int act_h, act_o
+        int training
+        int nthreads
+
+    ctypedef struct rnf_jordan_fwd_args:
+        const void *x
+        const void *w_ih
+        const void *w_yh
+        const void *b_h
+        const void *w_ho
+        const void *b_o
+        const void *y0
+        const int64_t *seq_lengths
+        void *y
+        void *y_n
+
+    ctypedef struct rnf_jordan_bwd_args:
+        const void *x
+        const void *w_ih
+        const void *w_yh
+        const void *w_ho
+        const int64_t *seq_lengths
+        const void *dy
+        const void *dy_n
+        void *dx
+        void *dw_ih
+        void *dw_yh
+        void *db_h
+        void *dw_ho
+        void *db_o
+        void *dy0
+
+    rnf_status rnf_jordan_query(const rnf_jordan_desc *d, size_t *fwd_workspace,
+                                size_t *bwd_workspace, size_t *tape)
+    rnf_status rnf_jordan_forward(const rnf_jordan_desc *d, const rnf_jordan_fwd_args *a,
+                                  void *workspace, size_t workspace_bytes, void *tape,
+                                  size_t tape_bytes)
+    rnf_status rnf_jordan_backward(const rnf_jordan_desc *d, const rnf_jordan_bwd_args *a,
+                                   void *workspace, size_t workspace_bytes, const void *tape,
+                                   size_t tape_bytes)
     const char *rnf_arch_name()
     int rnf_set_arch(const char *name)
     int rnf_arch_supported(const char *name)

@@ -211,3 +211,76 @@ def cell_input(x) -> np.ndarray:
     if xa.ndim != 2:
         raise ValueError(f"x: expected a 2-D array of shape (B, I), got shape {xa.shape}")
     return xa[None]
+
+
+@dataclass
+class JordanCall:
+    """A validated Jordan network call."""
+
+    dtype: np.dtype
+    T: int
+    B: int
+    I: int
+    H: int
+    O: int
+    x: np.ndarray
+    w_ih: np.ndarray
+    w_yh: np.ndarray
+    w_ho: np.ndarray
+    b_h: Optional[np.ndarray]
+    b_o: Optional[np.ndarray]
+    y0: Optional[np.ndarray]
+    seq_lengths: Optional[np.ndarray]
+    act_h: str
+    act_o: str
+    keep_tape: bool
+
+
+def jordan_call(x, w_ih, w_yh, w_ho, b_h, b_o, y0, *, seq_lengths, hidden_activation,
+                output_activation, keep_tape) -> JordanCall:
+    """Validate the arguments of jordan: x (T, B, I), w_ih (H, I), w_yh (H, O),
+    w_ho (O, H), b_h (H,), b_o (O,), y0 (B, O)."""
+    dtype = call_dtype(x)
+    xa = same_dtype(x, "x", dtype)
+    if xa.ndim != 3:
+        raise ValueError(f"x: expected a 3-D array of shape (T, B, I), got shape {xa.shape}")
+    T, B, I = (int(s) for s in xa.shape)
+    who = same_dtype(w_ho, "w_ho", dtype)
+    if who.ndim != 2:
+        raise ValueError(f"w_ho: expected a 2-D array of shape (O, H), got shape {who.shape}")
+    O, H = (int(s) for s in who.shape)
+    return JordanCall(
+        dtype=dtype, T=T, B=B, I=I, H=H, O=O, x=np.ascontiguousarray(xa, dtype=dtype),
+        w_ih=shaped(w_ih, "w_ih", dtype, (H, I), "(H, I)"),
+        w_yh=shaped(w_yh, "w_yh", dtype, (H, O), "(H, O)"),
+        w_ho=np.ascontiguousarray(who, dtype=dtype),
+        b_h=optional(b_h, "b_h", dtype, (H,), "(H,)"),
+        b_o=optional(b_o, "b_o", dtype, (O,), "(O,)"),
+        y0=optional(y0, "y0", dtype, (B, O), "(B, O)"),
+        seq_lengths=lengths(seq_lengths, T, B),
+        act_h=activation(hidden_activation, "hidden_activation"),
+        act_o=activation(output_activation, "output_activation"),
+        keep_tape=flag(keep_tape, "keep_tape"),
+    )
+
+
+def jordan_upstream(c: JordanCall, dy, dy_n):
+    """Validate the gradients handed to jordan_backward: dy (T, B, O), dy_n (B, O)."""
+    return (optional(dy, "dy", c.dtype, (c.T, c.B, c.O), "(T, B, O)", ref="the forward's x"),
+            optional(dy_n, "dy_n", c.dtype, (c.B, c.O), "(B, O)", ref="the forward's x"))
+
+
+def tape_of(out: Any, cell: str, fname: str, kind: type):
+    """The tape of a forward result, or a TypeError/ValueError naming `out`.
+    kind is the implementation's tape class (fast path or oracle)."""
+    from ._types import SequenceOutput
+
+    if not isinstance(out, SequenceOutput):
+        raise TypeError(f"out: expected the result of rnnfast.{cell}(..., keep_tape=True), "
+                        f"got {type(out).__name__}")
+    tape = out._tape
+    if tape is None:
+        raise ValueError(f"out: {fname} needs a tape; call rnnfast.{cell}(..., keep_tape=True)")
+    if not isinstance(tape, kind) or getattr(tape.call, "cell", "jordan") != cell:
+        raise TypeError(f"out: expected the result of rnnfast.{cell}(..., keep_tape=True)")
+    return tape

@@ -211,6 +211,93 @@ def backward(str cell, x, w_ih, w_hh, peephole, seq_lengths, dy, dh_n, dc_n, tap
     return dx, dw_ih, dw_hh, db_ih, db_hh, dh0, dc0, dpeep
 
 
+cdef int _jordan_desc(rnf_jordan_desc *d, dtype, int64_t T, int64_t B, int64_t I, int64_t H,
+                      int64_t O, int act_h, int act_o, bint training, int nthreads) except -1:
+    if nthreads < 1:
+        raise ValueError(f"nthreads: expected >= 1, got {nthreads}")
+    d.dtype = 0 if np.dtype(dtype) == np.float32 else 1
+    d.steps, d.batch, d.input_size, d.hidden_size, d.output_size = T, B, I, H, O
+    d.act_h, d.act_o, d.training, d.nthreads = act_h, act_o, training, nthreads
+    return 0
+
+
+def jordan_forward(x, w_ih, w_yh, b_h, w_ho, b_o, y0, seq_lengths, *, int act_h, int act_o,
+                   bint training, int nthreads):
+    """Jordan network forward. Returns (y, y_n, tape or None)."""
+    cdef int64_t T = x.shape[0], B = x.shape[1], I = x.shape[2]
+    cdef int64_t H = w_ih.shape[0], O = w_ho.shape[0]
+    dtype = x.dtype
+    _need(x, "x", (T, B, I), dtype)
+    _need(w_ih, "w_ih", (H, I), dtype)
+    _need(w_yh, "w_yh", (H, O), dtype)
+    _need(b_h, "b_h", (H,), dtype, True)
+    _need(w_ho, "w_ho", (O, H), dtype)
+    _need(b_o, "b_o", (O,), dtype, True)
+    _need(y0, "y0", (B, O), dtype, True)
+    _need(seq_lengths, "seq_lengths", (B,), np.int64, True)
+    cdef rnf_jordan_desc d
+    _jordan_desc(&d, dtype, T, B, I, H, O, act_h, act_o, training, nthreads)
+    cdef size_t fw = 0, bw = 0, tb = 0
+    _raise_status(rnf_jordan_query(&d, &fw, &bw, &tb), "forward")
+    ws = _workspace(fw)
+    tape = _alloc_bytes(tb, "tape") if training else None
+    y = np.empty((T, B, O), dtype=dtype)
+    y_n = np.empty((B, O), dtype=dtype)
+    cdef rnf_jordan_fwd_args a
+    a.x, a.w_ih, a.w_yh, a.b_h = _ptr(x), _ptr(w_ih), _ptr(w_yh), _ptr(b_h)
+    a.w_ho, a.b_o, a.y0 = _ptr(w_ho), _ptr(b_o), _ptr(y0)
+    a.seq_lengths = <const int64_t *>_ptr(seq_lengths)
+    a.y, a.y_n = <void *>_ptr(y), <void *>_ptr(y_n)
+    cdef void *wsp = <void *>_ptr(ws)
+    cdef void *tpp = <void *>_ptr(tape)
+    cdef rnf_status st
+    with nogil:
+        st = rnf_jordan_forward(&d, &a, wsp, fw, tpp, tb)
+    _raise_status(st, "forward")
+    return y, y_n, tape
+
+
+def jordan_backward(x, w_ih, w_yh, w_ho, seq_lengths, dy, dy_n, tape, *, int act_h,
+                    int act_o, int nthreads):
+    """Jordan network backward. Returns (dx, dw_ih, dw_yh, db_h, dw_ho, db_o, dy0)."""
+    cdef int64_t T = x.shape[0], B = x.shape[1], I = x.shape[2]
+    cdef int64_t H = w_ih.shape[0], O = w_ho.shape[0]
+    dtype = x.dtype
+    _need(x, "x", (T, B, I), dtype)
+    _need(w_ih, "w_ih", (H, I), dtype)
+    _need(w_yh, "w_yh", (H, O), dtype)
+    _need(w_ho, "w_ho", (O, H), dtype)
+    _need(seq_lengths, "seq_lengths", (B,), np.int64, True)
+    _need(dy, "dy", (T, B, O), dtype, True)
+    _need(dy_n, "dy_n", (B, O), dtype, True)
+    cdef rnf_jordan_desc d
+    _jordan_desc(&d, dtype, T, B, I, H, O, act_h, act_o, True, nthreads)
+    cdef size_t fw = 0, bw = 0, tb = 0
+    _raise_status(rnf_jordan_query(&d, &fw, &bw, &tb), "backward")
+    _need(tape, "tape", (tb,), np.uint8)
+    ws = _workspace(bw)
+    dx = np.empty((T, B, I), dtype=dtype)
+    dw_ih = np.empty((H, I), dtype=dtype)
+    dw_yh = np.empty((H, O), dtype=dtype)
+    db_h = np.empty((H,), dtype=dtype)
+    dw_ho = np.empty((O, H), dtype=dtype)
+    db_o = np.empty((O,), dtype=dtype)
+    dy0 = np.empty((B, O), dtype=dtype)
+    cdef rnf_jordan_bwd_args a
+    a.x, a.w_ih, a.w_yh, a.w_ho = _ptr(x), _ptr(w_ih), _ptr(w_yh), _ptr(w_ho)
+    a.seq_lengths = <const int64_t *>_ptr(seq_lengths)
+    a.dy, a.dy_n = _ptr(dy), _ptr(dy_n)
+    a.dx, a.dw_ih, a.dw_yh, a.db_h = <void *>_ptr(dx), <void *>_ptr(dw_ih), <void *>_ptr(dw_yh), <void *>_ptr(db_h)
+    a.dw_ho, a.db_o, a.dy0 = <void *>_ptr(dw_ho), <void *>_ptr(db_o), <void *>_ptr(dy0)
+    cdef void *wsp = <void *>_ptr(ws)
+    cdef const void *tpp = _ptr(tape)
+    cdef rnf_status st
+    with nogil:
+        st = rnf_jordan_backward(&d, &a, wsp, bw, tpp, tb)
+    _raise_status(st, "backward")
+    return dx, dw_ih, dw_yh, db_h, dw_ho, db_o, dy0
+
+
 def arch_name():
     """Name of the kernel path in use (baseline, avx2, avx512)."""
     return rnf_arch_name().decode()

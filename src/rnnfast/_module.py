@@ -128,6 +128,31 @@ class Module:
     def __setstate__(self, d):
         self.__dict__.update(d)
 
+    def _time_major(self, a: Any, name: str, last: int, last_name: str) -> np.ndarray:
+        """a (T, B, last), or (B, T, last) when batch_first, as a time-major
+        C-contiguous array of the layer's dtype."""
+        arr = as_float(a, name, self.dtype)
+        if arr.ndim != 3:
+            want = "(B, T, " if self.batch_first else "(T, B, "
+            raise ValueError(f"{name}: expected a 3-D array of shape {want}{last_name}), "
+                             f"got shape {arr.shape}")
+        if arr.shape[2] != last:
+            raise ValueError(f"{name}: expected last dimension {last_name} = {last}, "
+                             f"got shape {arr.shape}")
+        return np.ascontiguousarray(arr.transpose(1, 0, 2)) if self.batch_first else arr
+
+    def _like_output(self, a: Any, name: str, T: int, B: int, last: int,
+                     last_name: str) -> Optional[np.ndarray]:
+        """A gradient shaped like the last forward's output, time-major; None stays None."""
+        if a is None:
+            return None
+        arr = self._time_major(a, name, last, last_name)
+        if arr.shape[:2] != (T, B):
+            want = (B, T, last) if self.batch_first else (T, B, last)
+            got = (arr.shape[1], arr.shape[0], last) if self.batch_first else arr.shape
+            raise ValueError(f"{name}: expected shape {want}, like the output, got {got}")
+        return arr
+
     # -- prepared weights ---------------------------------------------------
     def _snapshot(self, name: str) -> np.ndarray:
         """A read-only copy of parameter name as it is now. The copy is kept

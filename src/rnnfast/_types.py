@@ -42,8 +42,15 @@ class SequenceOutput:
         return f"{type(self).__name__}({parts}, tape={'kept' if self.has_tape else 'none'})"
 
 
+class _GradientSet:
+    def as_dict(self) -> Dict[str, np.ndarray]:
+        """The gradients that exist, by name."""
+        return {f.name: getattr(self, f.name) for f in fields(self)
+                if getattr(self, f.name) is not None}
+
+
 @dataclass
-class Gradients:
+class Gradients(_GradientSet):
     """Gradients of a sequence backward, shaped like the forward's inputs.
 
     dx (T, B, I); dw_ih (G*H, I); dw_hh (G*H, H); db_ih, db_hh (G*H,) or None
@@ -60,7 +67,17 @@ class Gradients:
     dc0: Optional[np.ndarray] = None
     dpeephole: Optional[np.ndarray] = None
 
-    def as_dict(self) -> Dict[str, np.ndarray]:
-        """The gradients that exist, by name."""
-        return {f.name: getattr(self, f.name) for f in fields(self)
-                if getattr(self, f.name) is not None}
+
+@dataclass
+class JordanGradients(_GradientSet):
+    """Gradients of a Jordan network backward, shaped like the forward's
+    inputs: dx (T, B, I); dw_ih (H, I); dw_yh (H, O); dw_ho (O, H); db_h (H,)
+    and db_o (O,), or None when that bias was None; dy0 (B, O)."""
+
+    dx: np.ndarray
+    dw_ih: np.ndarray
+    dw_yh: np.ndarray
+    dw_ho: np.ndarray
+    db_h: Optional[np.ndarray]
+    db_o: Optional[np.ndarray]
+    dy0: np.ndarray

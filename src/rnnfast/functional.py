@@ -13,9 +13,10 @@ import numpy as np
 
 from . import _checks, _kernels
 from ._threads import get_num_threads
-from ._types import Gradients, SequenceOutput
+from ._types import Gradients, JordanGradients, SequenceOutput
 
-__all__ = ["lstm", "gru", "rnn", "lstm_backward", "gru_backward", "rnn_backward"]
+__all__ = ["lstm", "gru", "rnn", "lstm_backward", "gru_backward", "rnn_backward", "jordan",
+           "jordan_backward"]
 
 
 class _Tape:
@@ -28,7 +29,7 @@ class _Tape:
 
     __slots__ = ("call", "raw")
 
-    def __init__(self, call: _checks.Call, raw: np.ndarray, copy_x: bool = True,
+    def __init__(self, call, raw: np.ndarray, copy_x: bool = True,
                  copy_w: bool = True):
         if copy_x:
             x = call.x.copy()
@@ -36,9 +37,10 @@ class _Tape:
                 x[np.arange(call.T)[:, None] >= call.seq_lengths[None, :]] = 0
             call.x = x
         if copy_w:
-            for name in ("w_ih", "w_hh", "peephole"):
-                v = getattr(call, name)
-                setattr(call, name, None if v is None else v.copy())
+            for name in ("w_ih", "w_hh", "w_yh", "w_ho", "peephole"):
+                v = getattr(call, name, None)
+                if v is not None:
+                    setattr(call, name, v.copy())
         self.call, self.raw = call, raw
 
 
@@ -58,14 +60,7 @@ def _forward(c: _checks.Call, copy_x: bool = True, copy_w: bool = True) -> Seque
 
 
 def _backward(out, cell: str, fname: str, dy, dh_n, dc_n=None) -> Gradients:
-    if not isinstance(out, SequenceOutput):
-        raise TypeError(f"out: expected the result of rnnfast.{cell}(..., keep_tape=True), "
-                        f"got {type(out).__name__}")
-    tape = out._tape
-    if tape is None:
-        raise ValueError(f"out: {fname} needs a tape; call rnnfast.{cell}(..., keep_tape=True)")
-    if not isinstance(tape, _Tape) or tape.call.cell != cell:
-        raise TypeError(f"out: expected the result of rnnfast.{cell}(..., keep_tape=True)")
+    tape = _checks.tape_of(out, cell, fname, _Tape)
     c = tape.call
     dy, dh_n, dc_n = _checks.upstream((c.T, c.B, c.I, c.H), c.dtype, dy, dh_n, dc_n)
     dx, dw_ih, dw_hh, db_ih, db_hh, dh0, dc0, dpeep = _kernels.backward(
@@ -156,3 +151,47 @@ def rnn_backward(out: SequenceOutput, dy=None, dh_n=None) -> Gradients:
     dy (T, B, H), dh_n (B, H); None means zero. Returns Gradients (dx, dw_ih,
     dw_hh, db_ih, db_hh, dh0)."""
     return _backward(out, "rnn", "rnn_backward", dy, dh_n)
+
+
+def jordan(x, w_ih, w_yh, w_ho, b_h=None, b_o=None, y0=None, *, seq_lengths=None,
+           hidden_activation: str = "tanh", output_activation: str = "identity",
+           keep_tape: bool = False) -> SequenceOutput:
+    """Jordan network over a whole sequence: the output is fed back.
+
+        h_t = act_h(w_ih x_t + w_yh y_{t-1} + b_h),  y_t = act_o(w_ho h_t + b_o)
+
+    x (T, B, I); w_ih (H, I); w_yh (H, O); w_ho (O, H); b_h (H,), b_o (O,)
+    or None; y0 (B, O) or None (zeros); seq_lengths (B,) or None. Returns
+    ``y, y_n``: y (T, B, O), zero at padded steps; y_n (B, O), each row's last
+    output (also ``out.h_n``). keep_tape=True keeps what jordan_backward needs.
+    """
+    c = _checks.jordan_call(x, w_ih, w_yh, w_ho, b_h, b_o, y0, seq_lengths=seq_lengths,
+                            hidden_activation=hidden_activation,
+                            output_activation=output_activation, keep_tape=keep_tape)
+    return _jordan_forward(c)
+
+
+def _jordan_forward(c: _checks.JordanCall, copy_x: bool = True, copy_w: bool = True):
+    codes = _kernels.ACT_CODES
+    y, y_n, raw = _kernels.jordan_forward(
+        c.x, c.w_ih, c.w_yh, c.b_h, c.w_ho, c.b_o, c.y0, c.seq_lengths, act_h=codes[c.act_h],
+        act_o=codes[c.act_o], training=c.keep_tape, nthreads=get_num_threads())
+    tape = _Tape(c, raw, copy_x, copy_w) if c.keep_tape else None
+    return SequenceOutput(y, y_n, None, tape)
+
+
+def jordan_backward(out: SequenceOutput, dy=None, dy_n=None) -> JordanGradients:
+    """Backward through time for a jordan(..., keep_tape=True) result.
+
+    dy (T, B, O), dy_n (B, O); None means zero; dy at padded steps is
+    ignored. Returns JordanGradients (dx, dw_ih, dw_yh, dw_ho, db_h, db_o,
+    dy0), each shaped like its input."""
+    c = _checks.tape_of(out, "jordan", "jordan_backward", _Tape).call
+    dy, dy_n = _checks.jordan_upstream(c, dy, dy_n)
+    codes = _kernels.ACT_CODES
+    dx, dw_ih, dw_yh, db_h, dw_ho, db_o, dy0 = _kernels.jordan_backward(
+        c.x, c.w_ih, c.w_yh, c.w_ho, c.seq_lengths, dy, dy_n, out._tape.raw,
+        act_h=codes[c.act_h], act_o=codes[c.act_o], nthreads=get_num_threads())
+    return JordanGradients(dx=dx, dw_ih=dw_ih, dw_yh=dw_yh, dw_ho=dw_ho,
+                           db_h=db_h if c.b_h is not None else None,
+                           db_o=db_o if c.b_o is not None else None, dy0=dy0)

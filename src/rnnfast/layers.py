@@ -20,7 +20,7 @@ import numpy as np
 from . import _checks, functional
 from ._module import Module, as_float, checked, positive_int
 
-__all__ = ["LSTM", "GRU", "RNN"]
+__all__ = ["LSTM", "GRU", "RNN", "JordanRNN"]
 
 
 class _Recurrent(Module):
@@ -89,17 +89,6 @@ class _Recurrent(Module):
         return h
 
     # -- forward -------------------------------------------------------------
-    def _time_major(self, a: Any, name: str, last: int, last_name: str) -> np.ndarray:
-        arr = as_float(a, name, self.dtype)
-        if arr.ndim != 3:
-            want = "(B, T, " if self.batch_first else "(T, B, "
-            raise ValueError(f"{name}: expected a 3-D array of shape {want}{last_name}), "
-                             f"got shape {arr.shape}")
-        if arr.shape[2] != last:
-            raise ValueError(f"{name}: expected last dimension {last_name} = {last}, "
-                             f"got shape {arr.shape}")
-        return np.ascontiguousarray(arr.transpose(1, 0, 2)) if self.batch_first else arr
-
     def _states(self, v: Any, name: str, B: int) -> Optional[np.ndarray]:
         if v is None:
             return None
@@ -176,11 +165,7 @@ class _Recurrent(Module):
         """
         tapes, masks, T, B = self._need_state("backward")
         H, D, lstm = self.hidden_size, self.num_directions, self._cell == "lstm"
-        dy = None if dy is None else self._time_major(dy, "dy", D * H, "D*H")
-        if dy is not None and dy.shape[:2] != (T, B):
-            want = (B, T, D * H) if self.batch_first else (T, B, D * H)
-            got = (dy.shape[1], dy.shape[0], dy.shape[2]) if self.batch_first else dy.shape
-            raise ValueError(f"dy: expected shape {want}, like y, got {got}")
+        dy = self._like_output(dy, "dy", T, B, D * H, "D*H")
         dh, dc = self._split_dh(dh_n)
         dh = self._states(dh, "dh_n[0]" if lstm else "dh_n", B)
         dc = self._states(dc, "dh_n[1]", B)
@@ -299,3 +284,78 @@ class RNN(_Recurrent):
 
     def _options(self) -> dict:
         return dict(acts=(self.nonlinearity,), clip=0.0, linear_before_reset=True)
+
+
+class JordanRNN(Module):
+    """Jordan network: the output, not the hidden state, is fed back.
+
+        h_t = act_h(W x_t + U y_{t-1} + b_h),   y_t = act_o(V h_t + b_o)
+
+    Parameters: weight_ih W (H, I), weight_yh U (H, O), bias_h (H,),
+    weight_ho V (O, H), bias_o (O,) (biases only when bias=True), drawn from
+    U(-1/sqrt(H), 1/sqrt(H)). ``layer(x, y0)`` with x (T, B, I) (or (B, T, I)
+    with batch_first) and y0 (B, O) or None returns ``y, y_T``: y (T, B, O)
+    and each sequence's last output (B, O). Forward and backward run in C.
+    """
+
+    def __init__(self, input_size: int, hidden_size: int, output_size: int, *,
+                 bias: bool = True, hidden_activation: str = "tanh",
+                 output_activation: str = "identity", batch_first: bool = False,
+                 dtype: Any = np.float32, seed: Optional[int] = None):
+        super().__init__(dtype, seed)
+        self.input_size = positive_int(input_size, "input_size")
+        self.hidden_size = positive_int(hidden_size, "hidden_size")
+        self.output_size = positive_int(output_size, "output_size")
+        self.bias = _checks.flag(bias, "bias")
+        self.hidden_activation = _checks.activation(hidden_activation, "hidden_activation")
+        self.output_activation = _checks.activation(output_activation, "output_activation")
+        self.batch_first = _checks.flag(batch_first, "batch_first")
+        I, H, O = self.input_size, self.hidden_size, self.output_size
+        bound = 1.0 / math.sqrt(H)
+        self._add("weight_ih", (H, I), bound)
+        self._add("weight_yh", (H, O), bound)
+        if self.bias:
+            self._add("bias_h", (H,), bound)
+        self._add("weight_ho", (O, H), bound)
+        if self.bias:
+            self._add("bias_o", (O,), bound)
+        self.dy0 = None
+
+    def __repr__(self) -> str:
+        return (f"JordanRNN({self.input_size}, {self.hidden_size}, {self.output_size}, "
+                f"hidden_activation={self.hidden_activation!r}, "
+                f"output_activation={self.output_activation!r}, dtype={self.dtype.name})")
+
+    def __call__(self, x, y0=None, seq_lengths=None):
+        """x (T, B, I); y0 (B, O) or None (zeros); seq_lengths (B,) or None.
+        Returns ``y, y_T``: y (T, B, O) (zero at padded steps), y_T (B, O)."""
+        x = self._time_major(x, "x", self.input_size, "I")
+        T, B, _ = x.shape
+        y0 = None if y0 is None else checked(y0, "y0", self.dtype, (B, self.output_size),
+                                             "(B, O)")
+        snap = self._snapshot
+        c = _checks.JordanCall(
+            dtype=self.dtype, T=T, B=B, I=self.input_size, H=self.hidden_size,
+            O=self.output_size, x=x, w_ih=snap("weight_ih"), w_yh=snap("weight_yh"),
+            w_ho=snap("weight_ho"), b_h=snap("bias_h") if self.bias else None,
+            b_o=snap("bias_o") if self.bias else None, y0=y0,
+            seq_lengths=_checks.lengths(seq_lengths, T, B), act_h=self.hidden_activation,
+            act_o=self.output_activation, keep_tape=self.training)
+        out = functional._jordan_forward(c, copy_x=True, copy_w=False)
+        self._state = (out, T, B) if self.training else None
+        y = np.ascontiguousarray(out.y.transpose(1, 0, 2)) if self.batch_first else out.y
+        return y, out.h_n
+
+    def backward(self, dy=None, dy_T=None) -> np.ndarray:
+        """dy shaped like y, dy_T (B, O), None meaning zero. Adds parameter
+        gradients into ``.grads``, leaves the gradient of y0 in ``.dy0`` and
+        returns dx shaped like x."""
+        out, T, B = self._need_state("backward")
+        O = self.output_size
+        dy = self._like_output(dy, "dy", T, B, O, "O")
+        dy_T = None if dy_T is None else checked(dy_T, "dy_T", self.dtype, (B, O), "(B, O)")
+        g = functional.jordan_backward(out, dy, dy_T)
+        self._accumulate([("weight_ih", g.dw_ih), ("weight_yh", g.dw_yh),
+                          ("weight_ho", g.dw_ho), ("bias_h", g.db_h), ("bias_o", g.db_o)])
+        self.dy0 = g.dy0
+        return np.ascontiguousarray(g.dx.transpose(1, 0, 2)) if self.batch_first else g.dx

@@ -15,9 +15,10 @@ from typing import Optional, Sequence
 import numpy as np
 
 from . import _checks
-from ._types import Gradients, SequenceOutput
+from ._types import Gradients, JordanGradients, SequenceOutput
 
-__all__ = ["lstm", "gru", "rnn", "lstm_backward", "gru_backward", "rnn_backward",
+__all__ = ["lstm", "gru", "rnn", "lstm_backward", "gru_backward", "rnn_backward", "jordan",
+           "jordan_backward",
            "activation", "activation_grad"]
 
 
@@ -279,18 +280,67 @@ def rnn_backward(out, dy=None, dh_n=None) -> Gradients:
     return _finish(gr, c)
 
 
+# ------------------------------------------------------------------ Jordan
+
+def jordan(x, w_ih, w_yh, w_ho, b_h=None, b_o=None, y0=None, *, seq_lengths=None,
+           hidden_activation="tanh", output_activation="identity", keep_tape=False):
+    c = _checks.jordan_call(x, w_ih, w_yh, w_ho, b_h, b_o, y0, seq_lengths=seq_lengths,
+                            hidden_activation=hidden_activation,
+                            output_activation=output_activation, keep_tape=keep_tape)
+    p = dict(W=_f64(c.w_ih, None), U=_f64(c.w_yh, None), V=_f64(c.w_ho, None),
+             bh=_f64(c.b_h, (c.H,)), bo=_f64(c.b_o, (c.O,)), y0=_f64(c.y0, (c.B, c.O)),
+             x=np.asarray(c.x, dtype=np.float64))
+    tape = _OracleTape(c, p)
+    y = np.zeros((c.T, c.B, c.O))
+    y_n = p["y0"].copy()
+    for b in range(c.B):
+        y_prev = p["y0"][b]
+        L = c.T if c.seq_lengths is None else int(c.seq_lengths[b])
+        for t in range(L):
+            a = p["W"] @ p["x"][t, b] + p["U"] @ y_prev + p["bh"]
+            h = activation(c.act_h, a)
+            o = p["V"] @ h + p["bo"]
+            tape.steps[b, t] = dict(a=a, h=h, o=o, y_prev=y_prev)
+            y_prev = activation(c.act_o, o)
+            y[t, b] = y_prev
+        y_n[b] = y_prev
+    return SequenceOutput(y, y_n, None, tape if c.keep_tape else None)
+
+
+def jordan_backward(out, dy=None, dy_n=None) -> JordanGradients:
+    tape = _tape_of(out, "jordan")
+    c, p = tape.call, tape.params
+    dy, dy_n = _checks.jordan_upstream(c, dy, dy_n)
+    dy, dy_n = _f64(dy, (c.T, c.B, c.O)), _f64(dy_n, (c.B, c.O))
+    g = JordanGradients(dx=np.zeros((c.T, c.B, c.I)), dw_ih=np.zeros_like(p["W"]),
+                        dw_yh=np.zeros_like(p["U"]), dw_ho=np.zeros_like(p["V"]),
+                        db_h=np.zeros(c.H), db_o=np.zeros(c.O), dy0=np.zeros((c.B, c.O)))
+    for b in range(c.B):
+        d_y = dy_n[b].copy()  # gradient reaching y_t from later steps
+        L = c.T if c.seq_lengths is None else int(c.seq_lengths[b])
+        for t in reversed(range(L)):
+            s = tape.steps[b, t]
+            do = (d_y + dy[t, b]) * activation_grad(c.act_o, s["o"])
+            da = (p["V"].T @ do) * activation_grad(c.act_h, s["a"])
+            g.dw_ho += np.outer(do, s["h"])
+            g.db_o += do
+            g.dw_ih += np.outer(da, p["x"][t, b])
+            g.dw_yh += np.outer(da, s["y_prev"])
+            g.db_h += da
+            g.dx[t, b] = p["W"].T @ da
+            d_y = p["U"].T @ da
+        g.dy0[b] = d_y
+    if c.b_h is None:
+        g.db_h = None
+    if c.b_o is None:
+        g.db_o = None
+    return g
+
+
 # ------------------------------------------------------------------ shared by the oracle
 
 def _tape_of(out, cell):
-    if not isinstance(out, SequenceOutput):
-        raise TypeError(f"out: expected the result of rnnfast.{cell}(..., keep_tape=True), "
-                        f"got {type(out).__name__}")
-    if out._tape is None:
-        raise ValueError(f"out: {cell}_backward needs a tape; call rnnfast.{cell}(..., "
-                         "keep_tape=True)")
-    if not isinstance(out._tape, _OracleTape) or out._tape.call.cell != cell:
-        raise TypeError(f"out: expected the result of rnnfast.{cell}(..., keep_tape=True)")
-    return out._tape
+    return _checks.tape_of(out, cell, f"{cell}_backward", _OracleTape)
 
 
 def _upstream(c, dy, dh_n, dc_n):
