@@ -112,11 +112,8 @@ def ort_fn(p: Dict, training: bool = False) -> Optional[Callable[[], object]]:
         return None
     cell, x = p["cell"], p["x"]
     H = p["w_hh"].shape[1]
-    # ONNX gate orders: LSTM i, o, f, c (PyTorch i, f, g, o); GRU z, r, h (PyTorch r, z, n).
-    order = [0, 3, 1, 2] if cell == "lstm" else [1, 0, 2]
-    regroup = lambda a: np.concatenate([np.split(a, len(order))[k] for k in order])  # noqa: E731
-    W, R = regroup(p["w_ih"])[None], regroup(p["w_hh"])[None]
-    Bv = np.concatenate([regroup(p["b_ih"]), regroup(p["b_hh"])])[None]
+    o = getattr(rnnfast.convert, f"to_onnx_{cell}")(p["w_ih"], p["w_hh"], p["b_ih"], p["b_hh"])
+    W, R, Bv = o["W"], o["R"], o["B"]
     ety = TensorProto.FLOAT if x.dtype == np.float32 else TensorProto.DOUBLE
     attrs = {"hidden_size": H}
     if cell == "gru":
