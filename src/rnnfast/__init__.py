@@ -6,7 +6,7 @@ lstm_cell, gru_cell, rnn_cell. Layers (stacked, bidirectional, trainable,
 PyTorch state_dicts): LSTM, GRU, RNN. The slow, readable oracle is
 rnnfast.reference.
 """
-from . import convert
+from . import convert, optim
 from ._threads import get_num_threads, set_num_threads, show_config
 from ._types import Gradients, JordanGradients, SequenceOutput
 from ._version import __version__
@@ -21,5 +21,5 @@ __all__ = [
     "jordan_backward",
     "lstm_cell", "gru_cell", "rnn_cell", "LSTM", "GRU", "RNN", "JordanRNN",
     "clip_grad_norm", "set_num_threads", "get_num_threads", "show_config",
-    "SequenceOutput", "Gradients", "JordanGradients", "convert", "__version__",
+    "SequenceOutput", "Gradients", "JordanGradients", "convert", "optim", "__version__",
 ]
