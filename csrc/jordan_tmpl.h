@@ -70,7 +70,6 @@ static rnf_status FN(rnf_jordan_forward)(const rnf_jordan_desc *d, const rnf_jor
         int64_t p0, j0, j1, q0, k0, k1; /* own hidden units [j0, j1), output units [k0, k1) */
         FN(unit_split)(H, nr, nth, tid, &p0, &j0, &j1);
         FN(unit_split)(O, nr, nth, tid, &q0, &k0, &k1);
-        const int64_t wpad = (j1 - j0 + nr - 1) / nr * nr;
         REAL *w_t = w_p + p0 * nr * I, *u_t = u_p + p0 * nr * O, *v_t = v_p + q0 * nr * H;
         o->pack(I, j1 - j0, W + j0 * I, 1, I, w_t);      /* W^T: K = I, own hidden units */
         o->pack(O, j1 - j0, U + j0 * O, 1, O, u_t);      /* U^T: K = O */
@@ -78,7 +77,7 @@ static rnf_status FN(rnf_jordan_forward)(const rnf_jordan_desc *d, const rnf_jor
         for (int64_t j = j0; j < j1; ++j) bias_h[j] = b_h ? b_h[j] : 0;
         for (int64_t k = k0; k < k1; ++k) bias_o[k] = b_o ? b_o[k] : 0;
         if (d->training)
-            FN(project)(o, 1, H, H, I, TB, x, I, w_t, wpad, bias_h, j0, j1, xw);
+            FN(project)(o, 1, H, H, I, TB, x, I, w_t, bias_h, j0, j1, xw);
         for (int64_t p = 0; p < B; ++p)
             for (int64_t k = k0; k < k1; ++k) ybuf[0][p * O + k] = y0 ? y0[perm[p] * O + k] : 0;
         RNF_SYNC();
@@ -91,8 +90,8 @@ static rnf_status FN(rnf_jordan_forward)(const rnf_jordan_desc *d, const rnf_jor
             if (nact > 0 && !d->training && s == s1) { /* inference: next chunk of steps */
                 s0 = s;
                 s1 = s + Tc < plen[0] ? s + Tc : plen[0];
-                FN(project)(o, 1, H, H, I, (s1 - s0) * B, x + s0 * B * I, I, w_t, wpad, bias_h,
-                            j0, j1, xw);
+                FN(project)(o, 1, H, H, I, (s1 - s0) * B, x + s0 * B * I, I, w_t, bias_h, j0,
+                            j1, xw);
             }
             if (nact > 0) {
                 /* hidden layer, own units: h = act_h(xW + y_{t-1} U^T) */

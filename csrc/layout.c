@@ -103,8 +103,9 @@ rnf_status rnf_make_layout(const rnf_desc *d, rnf_layout *L)
 
     rnf_cursor f = {0, ovf};
     L->bar = take(&f, 2 * RNF_ALIGN, 1);
-    L->wih_p = take(&f, mul3(G, Hp, I, &f.overflow), es);
-    L->whh_p = take(&f, mul3(G, Hp, H, &f.overflow), es);
+    const int own = !d->packed; /* weights packed in the call, into the workspace */
+    L->wih_p = take(&f, own ? mul3(G, Hp, I, &f.overflow) : 0, es);
+    L->whh_p = take(&f, own ? mul3(G, Hp, H, &f.overflow) : 0, es);
     L->bias_x = take(&f, GH, es);
     L->bias_hn = take(&f, lbr ? H : 0, es);
     /* inference streams the input projection through chunks of Tc steps */
@@ -133,8 +134,8 @@ rnf_status rnf_make_layout(const rnf_desc *d, rnf_layout *L)
 
     rnf_cursor b = {0, ovf};
     L->bbar = take(&b, 2 * RNF_ALIGN, 1);
-    L->whb_p = take(&b, mul3(Hp, GH, 1, &b.overflow), es);
-    L->wib_p = take(&b, mul3(Ip, GH, 1, &b.overflow), es);
+    L->whb_p = take(&b, own ? mul3(Hp, GH, 1, &b.overflow) : 0, es);
+    L->wib_p = take(&b, own ? mul3(Ip, GH, 1, &b.overflow) : 0, es);
     L->dgi = take(&b, TBGH, es);
     L->dgh = take(&b, lbr ? TBGH : 0, es);
     L->rh_all = take(&b, orig_gru ? TBH : 0, es);
@@ -150,8 +151,24 @@ rnf_status rnf_make_layout(const rnf_desc *d, rnf_layout *L)
     L->thread = threads(&b, mul3(8, H, 1, &b.overflow), es, d->nthreads, &L->thread_stride);
     L->bwd_ws = finish(&b);
 
-    if (f.overflow || t.overflow || b.overflow) return RNF_ERR_OVERFLOW;
+    rnf_cursor k = {0, ovf};
+    take(&k, RNF_ALIGN, 1); /* the stamp */
+    L->pk_wih = take(&k, mul3(G, Hp, I, &k.overflow), es);
+    L->pk_whh = take(&k, mul3(G, Hp, H, &k.overflow), es);
+    L->pk_whb = take(&k, tr ? mul3(Hp, GH, 1, &k.overflow) : 0, es);
+    L->pk_wib = take(&k, tr ? mul3(Ip, GH, 1, &k.overflow) : 0, es);
+    L->pack = finish(&k);
+
+    if (f.overflow || t.overflow || b.overflow || k.overflow) return RNF_ERR_OVERFLOW;
     return RNF_OK;
+}
+
+rnf_status rnf_pack_query(const rnf_desc *d, size_t *bytes)
+{
+    rnf_layout L;
+    const rnf_status st = rnf_make_layout(d, &L);
+    if (st == RNF_OK && bytes) *bytes = L.pack;
+    return st;
 }
 
 rnf_status rnf_query(const rnf_desc *d, size_t *fwd_workspace, size_t *bwd_workspace,

@@ -29,6 +29,9 @@ typedef struct {
     size_t bbar, whb_p, wib_p, dgi, dgh, rh_all, dgs[2], dh[2], dc[2], drh, bperm, bplen, bsort_tmp;
     size_t thread, thread_stride; /* per thread: 8 H scratch, then an RNF_KB x RNF_NB buffer */
     size_t bwd_ws;
+    /* packed weights (rnf_pack): a stamp, forward panels, backward panels */
+    size_t pk_wih, pk_whh, pk_whb, pk_wib;
+    size_t pack;
 } rnf_layout;
 
 typedef struct {

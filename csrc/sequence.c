@@ -101,6 +101,41 @@ static rnf_status rnf_sort_rows(int64_t T, int64_t B, const int64_t *lengths, in
     return RNF_OK;
 }
 
+/*
+ * The stamp at the head of a packed-weights buffer: what it was packed for.
+ * The kernel table it was packed with stands for the kernel path (panel
+ * widths differ between paths).
+ */
+typedef struct {
+    uint64_t magic;
+    const rnf_kernels *kernels;
+    int32_t cell, dtype, training;
+    int64_t input_size, hidden_size;
+} rnf_pack_stamp_t;
+
+_Static_assert(sizeof(rnf_pack_stamp_t) <= RNF_ALIGN, "the stamp fits its reserved block");
+
+#define RNF_PACK_MAGIC 0x726e665061636b31ull /* "rnfPack1" */
+
+static void rnf_pack_stamp(char *pk, const rnf_desc *d)
+{
+    rnf_pack_stamp_t s = {RNF_PACK_MAGIC, rnf_active_kernels(), d->cell, d->dtype, d->training,
+                          d->input_size, d->hidden_size};
+    memcpy(pk, &s, sizeof s);
+}
+
+static rnf_status rnf_pack_check(const void *packed, const rnf_desc *d, int backward)
+{
+    if (!packed) return RNF_ERR_NULL;
+    rnf_pack_stamp_t s;
+    memcpy(&s, rnf_align_ptr((void *)packed), sizeof s);
+    if (s.magic != RNF_PACK_MAGIC || s.kernels != rnf_active_kernels() || s.cell != d->cell ||
+        s.dtype != d->dtype || s.input_size != d->input_size ||
+        s.hidden_size != d->hidden_size || (backward && !s.training))
+        return RNF_ERR_PACKED;
+    return RNF_OK;
+}
+
 #define REAL float
 #define SFX f32
 #include "sequence_tmpl.h"
@@ -152,4 +187,13 @@ rnf_status rnf_jordan_backward(const rnf_jordan_desc *d, const rnf_jordan_bwd_ar
     return d->dtype == RNF_F64
                ? rnf_jordan_backward_f64(d, a, workspace, workspace_bytes, tape, tape_bytes)
                : rnf_jordan_backward_f32(d, a, workspace, workspace_bytes, tape, tape_bytes);
+}
+
+rnf_status rnf_pack(const rnf_desc *d, const void *w_ih, const void *w_hh, void *packed,
+                    size_t bytes)
+{
+    const rnf_status st = rnf_check_desc(d);
+    if (st != RNF_OK) return st;
+    return d->dtype == RNF_F32 ? rnf_pack_f32(d, w_ih, w_hh, packed, bytes)
+                               : rnf_pack_f64(d, w_ih, w_hh, packed, bytes);
 }

@@ -62,39 +62,77 @@ static void FN(gemm_rowmajor_b)(const OPS *o, int64_t M, int64_t N, int64_t K, c
 }
 
 /*
- * hw[rows, gates [g0, g0 + ng) of the thread's w units] = A . W_hh^T, from the
- * thread-major panels whh_t (gate g at column g * wpad). With one or two rows
- * each gate alone gives too few independent multiply-add chains, so all gates
- * go in one product into the thread's buffer hwt and are copied out; with
- * more rows each gate writes hw directly. The bits are the same either way.
+ * Forward weight panels are unit-major: unit panel q (hidden units
+ * [q*nr, q*nr + nr)) holds, gate after gate, the K x nr panels of W^T
+ * (K = I for W_ih, H for W_hh). A panel's place does not depend on how units
+ * are split between threads, so packed weights serve any thread count, and a
+ * thread's panels are one contiguous run. Gate g of panels from q on is read
+ * with panel stride G*K*nr (Kp = G*K in the GEMM contract).
  */
-static void FN(recurrent)(const OPS *o, int64_t M, int64_t ng, int64_t g0, int64_t H, int64_t w,
-                          int64_t wpad, const REAL *A, const REAL *whh_t, REAL *hwt, int64_t ldt,
-                          REAL *hw, int64_t ldh)
+static void FN(pack_forward)(const OPS *o, int64_t G, int64_t H, int64_t I, const REAL *w_ih,
+                             const REAL *w_hh, int64_t q0, int64_t q1, REAL *wih_p, REAL *whh_p)
 {
-    if (M > 2) {
+    const int64_t nr = o->nr;
+    for (int64_t q = q0; q < q1; ++q) {
+        const int64_t j = q * nr, n = H - j < nr ? H - j : nr;
+        for (int64_t g = 0; g < G; ++g) {
+            o->pack(I, n, w_ih + (g * H + j) * I, 1, I, wih_p + (q * G + g) * I * nr);
+            o->pack(H, n, w_hh + (g * H + j) * H, 1, H, whh_p + (q * G + g) * H * nr);
+        }
+    }
+}
+
+/* Backward panels: W_hh as K = G*H rows by the units of panels [q0, q1), for
+ * dh_prev = dg . W_hh; W_ih as K = G*H rows by input panels [r0, r1), for dx. */
+static void FN(pack_backward)(const OPS *o, int64_t GH, int64_t H, int64_t I, const REAL *w_ih,
+                              const REAL *w_hh, int64_t q0, int64_t q1, int64_t r0, int64_t r1,
+                              REAL *whb_p, REAL *wib_p)
+{
+    const int64_t nr = o->nr;
+    const int64_t j0 = q0 * nr < H ? q0 * nr : H, j1 = q1 * nr < H ? q1 * nr : H;
+    const int64_t i0 = r0 * nr < I ? r0 * nr : I, i1 = r1 * nr < I ? r1 * nr : I;
+    o->pack(GH, j1 - j0, w_hh + j0, H, 1, whb_p + q0 * GH * nr);
+    o->pack(GH, i1 - i0, w_ih + i0, I, 1, wib_p + r0 * GH * nr);
+}
+
+/*
+ * hw[rows, gates [g0, g0 + ng) of the thread's w units] = A . W_hh^T, from the
+ * thread's unit-major panels whh_t. With one or two rows each gate alone
+ * gives too few independent multiply-add chains, so when all G gates are
+ * wanted they go in one product over the thread's whole run of panels into
+ * its buffer hwt, and are copied out; otherwise each gate writes hw directly.
+ * The bits are the same either way.
+ */
+static void FN(recurrent)(const OPS *o, int64_t M, int64_t G, int64_t ng, int64_t g0, int64_t H,
+                          int64_t w, const REAL *A, const REAL *whh_t, REAL *hwt, REAL *hw,
+                          int64_t ldh)
+{
+    const int64_t nr = o->nr;
+    if (M > 2 || ng < G) {
         for (int64_t g = g0; g < g0 + ng; ++g)
-            o->gemm(M, w, H, A, H, 1, whh_t + g * wpad * H, H, hw + g * H, ldh, 0);
+            o->gemm(M, w, H, A, H, 1, whh_t + g * H * nr, G * H, hw + g * H, ldh, 0);
         return;
     }
-    o->gemm(M, ng * wpad, H, A, H, 1, whh_t + g0 * wpad * H, H, hwt + g0 * wpad, ldt, 0);
+    const int64_t np = (w + nr - 1) / nr, ldt = np * G * nr;
+    o->gemm(M, ldt, H, A, H, 1, whh_t, H, hwt, ldt, 0);
     for (int64_t m = 0; m < M; ++m)
-        for (int64_t g = g0; g < g0 + ng; ++g)
-            memcpy(hw + m * ldh + g * H, hwt + m * ldt + g * wpad, (size_t)w * sizeof(REAL));
+        for (int64_t q = 0; q < np; ++q)
+            for (int64_t g = 0; g < G; ++g)
+                memcpy(hw + m * ldh + g * H + q * nr, hwt + m * ldt + (q * G + g) * nr,
+                       (size_t)(w - q * nr < nr ? w - q * nr : nr) * sizeof(REAL));
 }
 
 /* xw[rows, own columns of every gate] = bias + A . W_ih^T, A [rows, I] with
- * row stride lda; the thread's own panels, so no other thread's columns. */
+ * row stride lda, from the thread's unit-major panels wih_t. */
 static void FN(project)(const OPS *o, int64_t G, int64_t GH, int64_t H, int64_t I, int64_t rows,
-                        const REAL *A, int64_t lda, const REAL *wih_t, int64_t wpad,
-                        const REAL *bias_x, int64_t j0, int64_t j1, REAL *xw)
+                        const REAL *A, int64_t lda, const REAL *wih_t, const REAL *bias_x,
+                        int64_t j0, int64_t j1, REAL *xw)
 {
     for (int64_t m = 0; m < rows; ++m)
         for (int64_t g = 0; g < G; ++g)
             for (int64_t j = j0; j < j1; ++j) xw[m * GH + g * H + j] = bias_x[g * H + j];
     for (int64_t g = 0; g < G; ++g)
-        o->gemm(rows, j1 - j0, I, A, lda, 1, wih_t + g * wpad * I, I,
-                xw + g * H + j0, GH, 1);
+        o->gemm(rows, j1 - j0, I, A, lda, 1, wih_t + g * I * o->nr, G * I, xw + g * H + j0, GH, 1);
 }
 
 static rnf_status FN(rnf_forward)(const rnf_desc *d, const rnf_fwd_args *a, void *workspace,
@@ -126,7 +164,13 @@ static rnf_status FN(rnf_forward)(const rnf_desc *d, const rnf_fwd_args *a, void
     REAL *y = a->y, *h_n = a->h_n, *c_n = a->c_n;
     const OPS *o = &rnf_active_kernels()->SFX;
     const int nr = o->nr;
-    REAL *wih_p = (REAL *)(ws + L.wih_p), *whh_p = (REAL *)(ws + L.whh_p);
+    if (d->packed) { /* weights packed beforehand by rnf_pack */
+        st = rnf_pack_check(a->packed, d, 0);
+        if (st != RNF_OK) return st;
+    }
+    char *pk = d->packed ? rnf_align_ptr((void *)a->packed) : NULL;
+    REAL *wih_p = (REAL *)(pk ? pk + L.pk_wih : ws + L.wih_p);
+    REAL *whh_p = (REAL *)(pk ? pk + L.pk_whh : ws + L.whh_p);
     REAL *bias_x = (REAL *)(ws + L.bias_x), *bias_hn = (REAL *)(ws + L.bias_hn);
     REAL *xw = d->training ? (REAL *)(tp + L.t_gates) : (REAL *)(ws + L.xw);
     REAL *hw = (REAL *)(ws + L.hw), *rh = (REAL *)(ws + L.rh), *xg = (REAL *)(ws + L.xg);
@@ -151,18 +195,14 @@ static rnf_status FN(rnf_forward)(const rnf_desc *d, const rnf_fwd_args *a, void
         int64_t lo, hi, p0, j0, j1;
         FN(unit_split)(H, nr, nth, tid, &p0, &j0, &j1);
 
-        /* Each thread packs the panels of its own units, gate by gate:
-         * W_ih^T for the input projection, W_hh^T for the recurrent product,
-         * and only ever reads and writes those units' columns of xw and hw. */
-        const int64_t np_t = (j1 - j0 + nr - 1) / nr, wpad = np_t * nr; /* own panels */
-        /* Panels are thread-major (all gates of a thread side by side), so one
-         * product per step can yield every gate of the thread's units. */
+        /* Each thread packs (unless packed beforehand) and reads only the
+         * panels of its own units, W_ih^T for the input projection and W_hh^T
+         * for the recurrent product, and only ever reads and writes those
+         * units' columns of xw and hw. */
+        const int64_t np_t = (j1 - j0 + nr - 1) / nr; /* own panels */
         REAL *wih_t = wih_p + G * p0 * nr * I, *whh_t = whh_p + G * p0 * nr * H;
         REAL *hwt_t = hwt + B * G * p0 * nr;
-        for (int64_t g = 0; g < G && j1 > j0; ++g) {
-            o->pack(I, j1 - j0, w_ih + (g * H + j0) * I, 1, I, wih_t + g * wpad * I);
-            o->pack(H, j1 - j0, w_hh + (g * H + j0) * H, 1, H, whh_t + g * wpad * H);
-        }
+        if (!pk) FN(pack_forward)(o, G, H, I, w_ih, w_hh, p0, p0 + np_t, wih_p, whh_p);
         for (int64_t g = 0; g < G; ++g)
             for (int64_t j = j0; j < j1; ++j) {
                 const int64_t c = g * H + j;
@@ -171,7 +211,7 @@ static rnf_status FN(rnf_forward)(const rnf_desc *d, const rnf_fwd_args *a, void
                 if (!hh_in_x) bias_hn[j] = b_hh ? b_hh[c] : 0;
             }
         if (d->training) /* the tape holds the projection of all T*B rows */
-            FN(project)(o, G, GH, H, I, TB, x, I, wih_t, wpad, bias_x, j0, j1, xw);
+            FN(project)(o, G, GH, H, I, TB, x, I, wih_t, bias_x, j0, j1, xw);
         for (int64_t p = 0; p < B; ++p)
             for (int64_t j = j0; j < j1; ++j) {
                 hbuf[0][p * H + j] = h0 ? h0[perm[p] * H + j] : 0;
@@ -198,11 +238,11 @@ static rnf_status FN(rnf_forward)(const rnf_desc *d, const rnf_fwd_args *a, void
                                                 : 0;
                     }
                     RNF_SYNC();
-                    FN(project)(o, G, GH, H, I, rows, xg, I, wih_t, wpad, bias_x, j0, j1, xw);
+                    FN(project)(o, G, GH, H, I, rows, xg, I, wih_t, bias_x, j0, j1, xw);
                 } else { /* times [tlo, tlo + s1 - s0), contiguous in x */
                     tlo = d->reverse ? T - s1 : s0;
-                    FN(project)(o, G, GH, H, I, rows, x + tlo * B * I, I, wih_t, wpad, bias_x,
-                                j0, j1, xw);
+                    FN(project)(o, G, GH, H, I, rows, x + tlo * B * I, I, wih_t, bias_x, j0, j1,
+                                xw);
                 }
             }
 #define XW_ROW(p)                                                                                \
@@ -211,15 +251,13 @@ static rnf_status FN(rnf_forward)(const rnf_desc *d, const rnf_fwd_args *a, void
                             : (FN(time_of)(d->reverse, plen[p], s) - tlo) * B + perm[p]))
             if (nact > 0) {
                 const int64_t ng = orig_gru ? 2 : G; /* the original GRU's n waits for r */
-                FN(recurrent)(o, nact, ng, 0, H, j1 - j0, wpad, hc, whh_t, hwt_t, G * wpad, hw + j0,
-                              GH);
+                FN(recurrent)(o, nact, G, ng, 0, H, j1 - j0, hc, whh_t, hwt_t, hw + j0, GH);
                 if (orig_gru) {
                     for (int64_t p = 0; p < nact; ++p)
                         o->gru_rz_fwd(&cp, H, j0, j1, XW_ROW(p), hw + p * GH, hc + p * H,
                                       rh + p * H, d->training ? XW_ROW(p) : NULL);
                     RNF_SYNC();
-                    FN(recurrent)(o, nact, 1, 2, H, j1 - j0, wpad, rh, whh_t, hwt_t, G * wpad,
-                                  hw + j0, GH);
+                    FN(recurrent)(o, nact, G, 1, 2, H, j1 - j0, rh, whh_t, hwt_t, hw + j0, GH);
                 }
                 for (int64_t p = 0; p < nact; ++p) {
                     const int64_t tb = FN(time_of)(d->reverse, plen[p], s) * B + perm[p];
@@ -272,6 +310,34 @@ static rnf_status FN(rnf_forward)(const rnf_desc *d, const rnf_fwd_args *a, void
     return RNF_OK;
 }
 
+static rnf_status FN(rnf_pack)(const rnf_desc *d, const void *w_ih, const void *w_hh,
+                               void *packed, size_t bytes)
+{
+    rnf_layout L;
+    rnf_status st = rnf_make_layout(d, &L);
+    if (st != RNF_OK) return st;
+    if (bytes < L.pack) return RNF_ERR_WORKSPACE;
+    const int64_t I = d->input_size, H = d->hidden_size, G = rnf_gates(d->cell), GH = G * H;
+    if (!packed || (GH > 0 && ((I > 0 && !w_ih) || (H > 0 && !w_hh)))) return RNF_ERR_NULL;
+    char *pk = rnf_align_ptr(packed);
+    rnf_pack_stamp(pk, d);
+    const OPS *o = &rnf_active_kernels()->SFX;
+    const int64_t nr = o->nr;
+    REAL *wih_p = (REAL *)(pk + L.pk_wih), *whh_p = (REAL *)(pk + L.pk_whh);
+    REAL *whb_p = (REAL *)(pk + L.pk_whb), *wib_p = (REAL *)(pk + L.pk_wib);
+#pragma omp parallel num_threads(d->nthreads)
+    {
+        const int tid = rnf_thread_id(), nth = rnf_thread_count();
+        int64_t q0, q1, r0, r1;
+        rnf_split((H + nr - 1) / nr, nth, tid, &q0, &q1);
+        rnf_split((I + nr - 1) / nr, nth, tid, &r0, &r1);
+        FN(pack_forward)(o, G, H, I, w_ih, w_hh, q0, q1, wih_p, whh_p);
+        if (d->training)
+            FN(pack_backward)(o, GH, H, I, w_ih, w_hh, q0, q1, r0, r1, whb_p, wib_p);
+    }
+    return RNF_OK;
+}
+
 /* Sum the rows of a [M, N] matrix into v[N], columns [lo, hi), rows in order. */
 static void FN(colsum)(int64_t M, int64_t N, const REAL *A, REAL *v, int64_t lo, int64_t hi)
 {
@@ -315,7 +381,13 @@ static rnf_status FN(rnf_backward)(const rnf_desc *d, const rnf_bwd_args *a, voi
     const REAL *zt_all = (const REAL *)(tp + L.t_gates);
     const REAL *hprev = (const REAL *)(tp + L.t_hprev);
     const REAL *cprev = (const REAL *)(tp + L.t_cprev), *thn = (const REAL *)(tp + L.t_hn);
-    REAL *whb_p = (REAL *)(ws + L.whb_p), *wib_p = (REAL *)(ws + L.wib_p);
+    if (d->packed) {
+        st = rnf_pack_check(a->packed, d, 1);
+        if (st != RNF_OK) return st;
+    }
+    char *pk = d->packed ? rnf_align_ptr((void *)a->packed) : NULL;
+    REAL *whb_p = (REAL *)(pk ? pk + L.pk_whb : ws + L.whb_p);
+    REAL *wib_p = (REAL *)(pk ? pk + L.pk_wib : ws + L.wib_p);
     REAL *dgi = (REAL *)(ws + L.dgi), *dgh = lbr ? (REAL *)(ws + L.dgh) : dgi;
     REAL *rh_all = (REAL *)(ws + L.rh_all), *drh = (REAL *)(ws + L.drh);
     REAL *dgs[2] = {(REAL *)(ws + L.dgs[0]), (REAL *)(ws + L.dgs[1])};
@@ -338,13 +410,11 @@ static rnf_status FN(rnf_backward)(const rnf_desc *d, const rnf_bwd_args *a, voi
         REAL *bbuf = scr + 8 * H;
         int64_t p0, j0, j1, lo, hi;
         FN(unit_split)(H, nr, nth, tid, &p0, &j0, &j1);
-        /* Pack W_hh (K = G*H rows, N = H) for the own units, W_ih (N = I) by panels. */
-        o->pack(GH, j1 - j0, w_hh + j0, H, 1, whb_p + p0 * GH * nr);
-        {
-            int64_t q0, q1;
-            rnf_split((I + nr - 1) / nr, nth, tid, &q0, &q1);
-            const int64_t i0 = q0 * nr < I ? q0 * nr : I, i1 = q1 * nr < I ? q1 * nr : I;
-            o->pack(GH, i1 - i0, w_ih + i0, I, 1, wib_p + q0 * GH * nr);
+        if (!pk) { /* W_hh for the own units, W_ih by a share of the input panels */
+            int64_t r0, r1;
+            rnf_split((I + nr - 1) / nr, nth, tid, &r0, &r1);
+            FN(pack_backward)(o, GH, H, I, w_ih, w_hh, p0, p0 + (j1 - j0 + nr - 1) / nr, r0, r1,
+                              whb_p, wib_p);
         }
         for (int64_t p = 0; p < B; ++p)
             for (int64_t j = j0; j < j1; ++j) {

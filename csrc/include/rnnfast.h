@@ -38,7 +38,8 @@ typedef enum {
     RNF_ERR_WORKSPACE = 3, /* workspace smaller than rnf_query asked for */
     RNF_ERR_TAPE = 4,      /* tape smaller than rnf_query asked for */
     RNF_ERR_NULL = 5,      /* a required pointer is NULL */
-    RNF_ERR_LENGTHS = 6    /* a seq_lengths entry is outside [0, T] */
+    RNF_ERR_LENGTHS = 6,   /* a seq_lengths entry is outside [0, T] */
+    RNF_ERR_PACKED = 7     /* packed weights made for another problem or kernel path */
 } rnf_status;
 
 typedef struct {
@@ -54,6 +55,7 @@ typedef struct {
     double clip;             /* > 0: clamp gate pre-activations to [-clip, clip]; 0: off */
     int act[3];              /* LSTM f,g,h; GRU f,g; RNN act[0] (rnf_act) */
     int nthreads;            /* >= 1; threads of the one OpenMP region */
+    int packed;              /* weights come packed by rnf_pack in args.packed */
 } rnf_desc;
 
 typedef struct {
@@ -69,6 +71,7 @@ typedef struct {
     void *y;                    /* out [T, B, H]; 0 at padded steps */
     void *h_n;                  /* out [B, H] */
     void *c_n;                  /* out [B, H]; LSTM only, else may be NULL */
+    const void *packed;         /* rnf_pack's buffer when desc.packed, else unused */
 } rnf_fwd_args;
 
 typedef struct {
@@ -88,6 +91,7 @@ typedef struct {
     void *dh0;                  /* out [B, H] */
     void *dc0;                  /* out [B, H]; LSTM only, else may be NULL */
     void *dpeephole;            /* out [3, H]; LSTM with desc.peephole, else may be NULL */
+    const void *packed;         /* rnf_pack's buffer (packed with training) when desc.packed */
 } rnf_bwd_args;
 
 /* Bytes of workspace for forward and backward, and of tape (0 unless training). */
@@ -158,6 +162,19 @@ rnf_status rnf_jordan_forward(const rnf_jordan_desc *d, const rnf_jordan_fwd_arg
 rnf_status rnf_jordan_backward(const rnf_jordan_desc *d, const rnf_jordan_bwd_args *a,
                                void *workspace, size_t workspace_bytes, const void *tape,
                                size_t tape_bytes);
+
+/*
+ * Weights packed once for many calls (layers keep them while the weights stay
+ * the same). rnf_pack_query gives the bytes; rnf_pack fills them from w_ih
+ * and w_hh for the descriptor's cell, dtype, I and H, on the kernel path in
+ * use, for forward (and backward too when desc.training). The result does
+ * not depend on nthreads. Calls with desc.packed = 1 read it from
+ * args.packed instead of packing, and return RNF_ERR_PACKED if it was made
+ * for other sizes, another cell or dtype, or another kernel path.
+ */
+rnf_status rnf_pack_query(const rnf_desc *d, size_t *bytes);
+rnf_status rnf_pack(const rnf_desc *d, const void *w_ih, const void *w_hh, void *packed,
+                    size_t bytes);
 
 /* Run-time configuration. */
 const char *rnf_arch_name(void);      /* kernel path in use: "avx512", "avx2", "baseline" */

@@ -11,6 +11,7 @@ cdef extern from "rnnfast.h" nogil:
         RNF_ERR_TAPE
         RNF_ERR_NULL
         RNF_ERR_LENGTHS
+        RNF_ERR_PACKED
 
     ctypedef struct rnf_desc:
         int cell
@@ -23,6 +24,7 @@ cdef extern from "rnnfast.h" nogil:
         double clip
         int act[3]
         int nthreads
+        int packed
 
     ctypedef struct rnf_fwd_args:
         const void *x
@@ -37,6 +39,7 @@ cdef extern from "rnnfast.h" nogil:
         void *y
         void *h_n
         void *c_n
+        const void *packed
 
     ctypedef struct rnf_bwd_args:
         const void *x
@@ -55,6 +58,7 @@ cdef extern from "rnnfast.h" nogil:
         void *dh0
         void *dc0
         void *dpeephole
+        const void *packed
 
     rnf_status rnf_query(const rnf_desc *d, size_t *fwd_workspace, size_t *bwd_workspace,
                          size_t *tape)
@@ -105,6 +109,9 @@ cdef extern from "rnnfast.h" nogil:
     rnf_status rnf_jordan_backward(const rnf_jordan_desc *d, const rnf_jordan_bwd_args *a,
                                    void *workspace, size_t workspace_bytes, const void *tape,
                                    size_t tape_bytes)
+    rnf_status rnf_pack_query(const rnf_desc *d, size_t *bytes)
+    rnf_status rnf_pack(const rnf_desc *d, const void *w_ih, const void *w_hh, void *packed,
+                        size_t bytes)
     const char *rnf_arch_name()
     int rnf_set_arch(const char *name)
     int rnf_arch_supported(const char *name)

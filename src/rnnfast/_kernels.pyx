@@ -48,7 +48,7 @@ def _need(a, str name, tuple shape, dtype, bint optional=False):
 
 cdef int _fill_desc(rnf_desc *d, str cell, dtype, int64_t T, int64_t B, int64_t I, int64_t H,
                     bint reverse, bint peephole, bint lbr, bint training, double clip,
-                    tuple acts, int nthreads) except -1:
+                    tuple acts, int nthreads, bint packed=False) except -1:
     if cell not in CELL_CODES:
         raise ValueError(f"cell: expected one of {sorted(CELL_CODES)}, got {cell!r}")
     if nthreads < 1:
@@ -63,6 +63,7 @@ cdef int _fill_desc(rnf_desc *d, str cell, dtype, int64_t T, int64_t B, int64_t 
     for k in range(3):
         d.act[k] = acts[k]
     d.nthreads = nthreads
+    d.packed = packed
     return 0
 
 
@@ -75,6 +76,9 @@ cdef _raise_status(rnf_status st, str where):
         raise ValueError(f"{where}: seq_lengths entries must lie in [0, T]")
     if st == RNF_ERR_DESC:
         raise ValueError(f"{where}: invalid sizes or options")
+    if st == RNF_ERR_PACKED:
+        raise ValueError(f"{where}: the packed weights were made for another problem or "
+                         "kernel path")
     raise RuntimeError(f"{where}: internal error (status {int(st)})")
 
 
@@ -119,8 +123,10 @@ def release_workspace():
 
 
 def forward(str cell, x, w_ih, w_hh, b_ih, b_hh, h0, c0, peephole, seq_lengths, *,
-            bint reverse, double clip, tuple acts, bint lbr, bint training, int nthreads):
-    """Run a sequence forward. Returns (y, h_n, c_n or None, tape or None)."""
+            bint reverse, double clip, tuple acts, bint lbr, bint training, int nthreads,
+            packed=None):
+    """Run a sequence forward. Returns (y, h_n, c_n or None, tape or None).
+    packed: pack()'s buffer for these weights, or None to pack in the call."""
     cdef int64_t T = x.shape[0], B = x.shape[1], I = x.shape[2], H = w_hh.shape[1]
     dtype = x.dtype
     cdef int64_t GH = GATES.get(cell, 0) * H
@@ -137,7 +143,8 @@ def forward(str cell, x, w_ih, w_hh, b_ih, b_hh, h0, c0, peephole, seq_lengths, 
 
     cdef rnf_desc d
     _fill_desc(&d, cell, dtype, T, B, I, H, reverse, peephole is not None, lbr, training,
-               clip, acts, nthreads)
+               clip, acts, nthreads, packed is not None)
+    _need(packed, "packed", (packed.shape[0] if packed is not None else 0,), np.uint8, True)
     cdef size_t fw = 0, bw = 0, tb = 0
     _raise_status(rnf_query(&d, &fw, &bw, &tb), "forward")
     ws = _workspace(fw)
@@ -151,6 +158,7 @@ def forward(str cell, x, w_ih, w_hh, b_ih, b_hh, h0, c0, peephole, seq_lengths, 
     a.b_ih, a.b_hh, a.h0, a.c0 = _ptr(b_ih), _ptr(b_hh), _ptr(h0), _ptr(c0)
     a.peephole, a.seq_lengths = _ptr(peephole), <const int64_t *>_ptr(seq_lengths)
     a.y, a.h_n, a.c_n = <void *>_ptr(y), <void *>_ptr(h_n), <void *>_ptr(c_n)
+    a.packed = _ptr(packed)
     cdef void *wsp = <void *>_ptr(ws)
     cdef void *tpp = <void *>_ptr(tape)
     cdef rnf_status st
@@ -161,7 +169,7 @@ def forward(str cell, x, w_ih, w_hh, b_ih, b_hh, h0, c0, peephole, seq_lengths, 
 
 
 def backward(str cell, x, w_ih, w_hh, peephole, seq_lengths, dy, dh_n, dc_n, tape, *,
-             bint reverse, double clip, tuple acts, bint lbr, int nthreads):
+             bint reverse, double clip, tuple acts, bint lbr, int nthreads, packed=None):
     """Backward through time from a training forward's tape.
 
     Returns (dx, dw_ih, dw_hh, db_ih, db_hh, dh0, dc0 or None, dpeephole or None).
@@ -181,7 +189,8 @@ def backward(str cell, x, w_ih, w_hh, peephole, seq_lengths, dy, dh_n, dc_n, tap
 
     cdef rnf_desc d
     _fill_desc(&d, cell, dtype, T, B, I, H, reverse, peephole is not None, lbr, True, clip,
-               acts, nthreads)
+               acts, nthreads, packed is not None)
+    _need(packed, "packed", (packed.shape[0] if packed is not None else 0,), np.uint8, True)
     cdef size_t fw = 0, bw = 0, tb = 0
     _raise_status(rnf_query(&d, &fw, &bw, &tb), "backward")
     _need(tape, "tape", (tb,), np.uint8)
@@ -202,6 +211,7 @@ def backward(str cell, x, w_ih, w_hh, peephole, seq_lengths, dy, dh_n, dc_n, tap
     a.dx, a.dw_ih, a.dw_hh = <void *>_ptr(dx), <void *>_ptr(dw_ih), <void *>_ptr(dw_hh)
     a.db_ih, a.db_hh = <void *>_ptr(db_ih), <void *>_ptr(db_hh)
     a.dh0, a.dc0, a.dpeephole = <void *>_ptr(dh0), <void *>_ptr(dc0), <void *>_ptr(dpeep)
+    a.packed = _ptr(packed)
     cdef void *wsp = <void *>_ptr(ws)
     cdef const void *tpp = _ptr(tape)
     cdef rnf_status st
@@ -209,6 +219,32 @@ def backward(str cell, x, w_ih, w_hh, peephole, seq_lengths, dy, dh_n, dc_n, tap
         st = rnf_backward(&d, &a, wsp, bw, tpp, tb)
     _raise_status(st, "backward")
     return dx, dw_ih, dw_hh, db_ih, db_hh, dh0, dc0, dpeep
+
+
+def pack(str cell, w_ih, w_hh, *, bint training, int nthreads):
+    """Pack w_ih (G*H, I) and w_hh (G*H, H) once for many calls on the kernel
+    path in use (for backward too when training). Returns the buffer that
+    forward(..., packed=) and backward(..., packed=) take."""
+    cdef int64_t H = w_hh.shape[1] if w_hh.ndim == 2 else 0
+    cdef int64_t I = w_ih.shape[1] if w_ih.ndim == 2 else 0
+    cdef int64_t GH = GATES.get(cell, 0) * H
+    dtype = w_hh.dtype
+    _need(w_ih, "w_ih", (GH, I), dtype)
+    _need(w_hh, "w_hh", (GH, H), dtype)
+    cdef rnf_desc d
+    _fill_desc(&d, cell, dtype, 0, 0, I, H, False, False, True, training, 0.0, (0, 2, 2),
+               nthreads)
+    cdef size_t n = 0
+    _raise_status(rnf_pack_query(&d, &n), "pack")
+    buf = _alloc_bytes(n, "packed weights")
+    cdef const void *wi = _ptr(w_ih)
+    cdef const void *wh = _ptr(w_hh)
+    cdef void *bp = <void *>_ptr(buf)
+    cdef rnf_status st
+    with nogil:
+        st = rnf_pack(&d, wi, wh, bp, n)
+    _raise_status(st, "pack")
+    return buf
 
 
 cdef int _jordan_desc(rnf_jordan_desc *d, dtype, int64_t T, int64_t B, int64_t I, int64_t H,

@@ -10,6 +10,7 @@ from typing import Any, Dict, Iterable, Optional, Tuple
 import numpy as np
 
 from . import _checks, _kernels
+from ._threads import get_num_threads
 
 
 def positive_int(v: Any, name: str, minimum: int = 1) -> int:
@@ -59,6 +60,7 @@ class Module:
         self.grads: Dict[str, np.ndarray] = {}
         self._rng = np.random.default_rng(seed)
         self._snap: Dict[str, np.ndarray] = {}
+        self._packs: Dict[Any, tuple] = {}
         self._state = None  # what the last training forward left for backward
 
     # -- parameters -------------------------------------------------------
@@ -122,7 +124,7 @@ class Module:
 
     def __getstate__(self):
         d = dict(self.__dict__)
-        d["_snap"], d["_state"] = {}, None  # caches and tapes are rebuilt, not pickled
+        d["_snap"], d["_packs"], d["_state"] = {}, {}, None  # caches and tapes: rebuilt
         return d
 
     def __setstate__(self, d):
@@ -166,6 +168,19 @@ class Module:
             snap.flags.writeable = False
             self._snap[name] = snap
         return snap
+
+    def _packed(self, key: Any, cell: str, w_ih: np.ndarray, w_hh: np.ndarray) -> np.ndarray:
+        """The kernels' packed panels of two snapshots, made once and kept
+        until a snapshot is replaced, the kernel path changes, or training
+        needs the backward panels an inference pack lacks."""
+        arch, training = _kernels.arch_name(), self.training
+        hit = self._packs.get(key)
+        if hit is not None and hit[0] is w_ih and hit[1] is w_hh and hit[2] == arch \
+                and (hit[3] or not training):
+            return hit[4]
+        buf = _kernels.pack(cell, w_ih, w_hh, training=training, nthreads=get_num_threads())
+        self._packs[key] = (w_ih, w_hh, arch, training, buf)
+        return buf
 
     def _accumulate(self, pairs: Iterable[Tuple[str, Optional[np.ndarray]]]) -> None:
         for name, g in pairs:

@@ -27,10 +27,10 @@ class _Tape:
     read-only weight snapshots, their own intermediate outputs, which are
     already zero at padded steps) and skip the copies."""
 
-    __slots__ = ("call", "raw")
+    __slots__ = ("call", "raw", "packed")
 
     def __init__(self, call, raw: np.ndarray, copy_x: bool = True,
-                 copy_w: bool = True):
+                 copy_w: bool = True, packed: Optional[np.ndarray] = None):
         if copy_x:
             x = call.x.copy()
             if call.seq_lengths is not None:
@@ -41,7 +41,7 @@ class _Tape:
                 v = getattr(call, name, None)
                 if v is not None:
                     setattr(call, name, v.copy())
-        self.call, self.raw = call, raw
+        self.call, self.raw, self.packed = call, raw, packed
 
 
 def _act_codes(acts: Sequence[str]) -> tuple:
@@ -49,13 +49,17 @@ def _act_codes(acts: Sequence[str]) -> tuple:
     return codes + (_kernels.ACT_CODES["tanh"],) * (3 - len(codes))
 
 
-def _forward(c: _checks.Call, copy_x: bool = True, copy_w: bool = True) -> SequenceOutput:
+def _forward(c: _checks.Call, copy_x: bool = True, copy_w: bool = True,
+             packed: Optional[np.ndarray] = None) -> SequenceOutput:
+    """Run a validated call. packed: the weights as _kernels.pack made them
+    (packed for training when c.keep_tape), kept by the tape for backward."""
     y, h_n, c_n, raw = _kernels.forward(
         c.cell, c.x, c.w_ih, c.w_hh, c.b_ih, c.b_hh, c.h0, c.c0 if c.cell == "lstm" else None,
         c.peephole, c.seq_lengths, reverse=c.reverse, clip=c.clip, acts=_act_codes(c.acts),
         lbr=c.linear_before_reset, training=c.keep_tape, nthreads=get_num_threads(),
+        packed=packed,
     )
-    tape = _Tape(c, raw, copy_x, copy_w) if c.keep_tape else None
+    tape = _Tape(c, raw, copy_x, copy_w, packed) if c.keep_tape else None
     return SequenceOutput(y, h_n, c_n, tape)
 
 
@@ -66,7 +70,7 @@ def _backward(out, cell: str, fname: str, dy, dh_n, dc_n=None) -> Gradients:
     dx, dw_ih, dw_hh, db_ih, db_hh, dh0, dc0, dpeep = _kernels.backward(
         cell, c.x, c.w_ih, c.w_hh, c.peephole, c.seq_lengths, dy, dh_n, dc_n, tape.raw,
         reverse=c.reverse, clip=c.clip, acts=_act_codes(c.acts), lbr=c.linear_before_reset,
-        nthreads=get_num_threads(),
+        nthreads=get_num_threads(), packed=tape.packed,
     )
     return Gradients(
         dx=dx, dw_ih=dw_ih, dw_hh=dw_hh,

@@ -129,7 +129,8 @@ class _Recurrent(Module):
                     seq_lengths=lens, reverse=d == 1, keep_tape=train, **opts)
                 # Layer 0's x belongs to the caller: the tape copies it. Later
                 # inputs are this call's own outputs, zero at padded steps.
-                out = functional._forward(call, copy_x=l == 0, copy_w=False)
+                packed = self._packed((l, d), self._cell, call.w_ih, call.w_hh)
+                out = functional._forward(call, copy_x=l == 0, copy_w=False, packed=packed)
                 h_n[k] = out.h_n
                 if lstm:
                     c_n[k] = out.c_n
