@@ -276,3 +276,23 @@ def test_peephole_lstm_layer_is_the_functional_lstm():
     np.testing.assert_array_equal(h[0], out.h_n)
     np.testing.assert_array_equal(m.grads["peephole_l0"], g.dpeephole)
     np.testing.assert_array_equal(m.grads["weight_hh_l0"], g.dw_hh)
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_concurrent_directions_give_the_same_bits(cell, monkeypatch):
+    """Small batches run a bidirectional layer's directions at once; large
+    ones one after the other. Forward and backward bits are the same."""
+    from rnnfast import layers
+
+    cls = LAYERS[cell][0]
+    x = np.random.default_rng(0).standard_normal((7, 3, 5)).astype(np.float32)
+    results = []
+    for limit in (0, 10**9):
+        monkeypatch.setattr(layers, "CONCURRENT_DIRECTIONS_MAX_BATCH", limit)
+        rnnfast.set_num_threads(2)
+        m = cls(5, 6, 2, bidirectional=True, seed=1)
+        y, _ = m(x, seq_lengths=[7, 2, 0])
+        dx = m.backward(np.cos(y))
+        results.append([y, dx, *m.grads.values()])
+    for a, b in zip(*results):
+        np.testing.assert_array_equal(a, b)

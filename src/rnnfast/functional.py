@@ -50,27 +50,30 @@ def _act_codes(acts: Sequence[str]) -> tuple:
 
 
 def _forward(c: _checks.Call, copy_x: bool = True, copy_w: bool = True,
-             packed: Optional[np.ndarray] = None) -> SequenceOutput:
+             packed: Optional[np.ndarray] = None, nthreads: Optional[int] = None
+             ) -> SequenceOutput:
     """Run a validated call. packed: the weights as _kernels.pack made them
-    (packed for training when c.keep_tape), kept by the tape for backward."""
+    (packed for training when c.keep_tape), kept by the tape for backward.
+    nthreads: None for get_num_threads()."""
     y, h_n, c_n, raw = _kernels.forward(
         c.cell, c.x, c.w_ih, c.w_hh, c.b_ih, c.b_hh, c.h0, c.c0 if c.cell == "lstm" else None,
         c.peephole, c.seq_lengths, reverse=c.reverse, clip=c.clip, acts=_act_codes(c.acts),
-        lbr=c.linear_before_reset, training=c.keep_tape, nthreads=get_num_threads(),
-        packed=packed,
+        lbr=c.linear_before_reset, training=c.keep_tape,
+        nthreads=nthreads or get_num_threads(), packed=packed,
     )
     tape = _Tape(c, raw, copy_x, copy_w, packed) if c.keep_tape else None
     return SequenceOutput(y, h_n, c_n, tape)
 
 
-def _backward(out, cell: str, fname: str, dy, dh_n, dc_n=None) -> Gradients:
+def _backward(out, cell: str, fname: str, dy, dh_n, dc_n=None,
+              nthreads: Optional[int] = None) -> Gradients:
     tape = _checks.tape_of(out, cell, fname, _Tape)
     c = tape.call
     dy, dh_n, dc_n = _checks.upstream((c.T, c.B, c.I, c.H), c.dtype, dy, dh_n, dc_n)
     dx, dw_ih, dw_hh, db_ih, db_hh, dh0, dc0, dpeep = _kernels.backward(
         cell, c.x, c.w_ih, c.w_hh, c.peephole, c.seq_lengths, dy, dh_n, dc_n, tape.raw,
         reverse=c.reverse, clip=c.clip, acts=_act_codes(c.acts), lbr=c.linear_before_reset,
-        nthreads=get_num_threads(), packed=tape.packed,
+        nthreads=nthreads or get_num_threads(), packed=tape.packed,
     )
     return Gradients(
         dx=dx, dw_ih=dw_ih, dw_hh=dw_hh,
