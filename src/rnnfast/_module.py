@@ -26,7 +26,7 @@ def layer_dtype(dtype: Any) -> np.dtype:
         dt = np.dtype(dtype)
     except TypeError:
         dt = None
-    if dt not in _checks.FLOAT_DTYPES:
+    if dtype is None or dt is None or dt not in _checks.FLOAT_DTYPES:  # dtype(None) is float64
         raise TypeError(f"dtype: expected float32 or float64, got {dtype!r}")
     return dt
 
