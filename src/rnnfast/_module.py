@@ -9,8 +9,7 @@ from typing import Any, Dict, Iterable, Optional, Tuple
 
 import numpy as np
 
-from . import _checks, _kernels
-from ._threads import get_num_threads
+from . import _checks, _kernels, _threads
 
 
 def positive_int(v: Any, name: str, minimum: int = 1) -> int:
@@ -178,7 +177,7 @@ class Module:
         if hit is not None and hit[0] is w_ih and hit[1] is w_hh and hit[2] == arch \
                 and (hit[3] or not training):
             return hit[4]
-        buf = _kernels.pack(cell, w_ih, w_hh, training=training, nthreads=get_num_threads())
+        buf = _kernels.pack(cell, w_ih, w_hh, training=training, nthreads=_threads.for_call())
         self._packs[key] = (w_ih, w_hh, arch, training, buf)
         return buf
 

@@ -4,11 +4,26 @@ from __future__ import annotations
 import numbers
 import os
 import sys
+import warnings
 from typing import Any, Dict, Optional
 
 from . import _kernels
 
 _num_threads: Optional[int] = None
+# GNU libgomp's thread pool does not survive fork(): a child of a process whose
+# kernels ran on several OpenMP threads would hang in its first parallel
+# region. Such a child runs every kernel on one thread instead (serially,
+# without entering the pool), with the same results.
+_pool_started = False
+_forked_child = False
+
+
+def _after_fork_in_child() -> None:
+    global _forked_child
+    _forked_child = _forked_child or _pool_started
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def _from_env() -> Optional[int]:
@@ -27,14 +42,32 @@ def set_num_threads(n: Optional[int]) -> None:
         raise TypeError(f"n: expected a positive int or None, got {n!r}")
     if n < 1:
         raise ValueError(f"n: expected a positive int or None, got {n}")
+    if _forked_child and n > 1:
+        warnings.warn("rnnfast: this process was forked after kernels ran on several OpenMP "
+                      "threads; OpenMP cannot start threads again here, so kernels stay on one "
+                      "thread (use the 'spawn' or 'forkserver' start method for parallel "
+                      "workers)", RuntimeWarning, stacklevel=2)
     _num_threads = int(n)
 
 
 def get_num_threads() -> int:
-    """The number of threads the next kernel call will use."""
+    """The number of threads the next kernel call will use: 1 in a process
+    forked from one whose kernels had run on several threads."""
+    if _forked_child:
+        return 1
     if _num_threads is not None:
         return _num_threads
     return _from_env() or _kernels.max_threads() or os.cpu_count() or 1
+
+
+def for_call() -> int:
+    """get_num_threads(), for a kernel call about to run: notes when that
+    starts OpenMP's thread pool, which a forked child cannot use."""
+    global _pool_started
+    n = get_num_threads()
+    if n > 1:
+        _pool_started = True
+    return n
 
 
 def show_config(file: Any = None) -> Dict[str, Any]:

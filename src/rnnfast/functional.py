@@ -11,8 +11,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from . import _checks, _kernels
-from ._threads import get_num_threads
+from . import _checks, _kernels, _threads
 from ._types import Gradients, JordanGradients, SequenceOutput
 
 __all__ = ["lstm", "gru", "rnn", "lstm_backward", "gru_backward", "rnn_backward", "jordan",
@@ -59,7 +58,7 @@ def _forward(c: _checks.Call, copy_x: bool = True, copy_w: bool = True,
         c.cell, c.x, c.w_ih, c.w_hh, c.b_ih, c.b_hh, c.h0, c.c0 if c.cell == "lstm" else None,
         c.peephole, c.seq_lengths, reverse=c.reverse, clip=c.clip, acts=_act_codes(c.acts),
         lbr=c.linear_before_reset, training=c.keep_tape,
-        nthreads=nthreads or get_num_threads(), packed=packed,
+        nthreads=nthreads or _threads.for_call(), packed=packed,
     )
     tape = _Tape(c, raw, copy_x, copy_w, packed) if c.keep_tape else None
     return SequenceOutput(y, h_n, c_n, tape)
@@ -73,7 +72,7 @@ def _backward(out, cell: str, fname: str, dy, dh_n, dc_n=None,
     dx, dw_ih, dw_hh, db_ih, db_hh, dh0, dc0, dpeep = _kernels.backward(
         cell, c.x, c.w_ih, c.w_hh, c.peephole, c.seq_lengths, dy, dh_n, dc_n, tape.raw,
         reverse=c.reverse, clip=c.clip, acts=_act_codes(c.acts), lbr=c.linear_before_reset,
-        nthreads=nthreads or get_num_threads(), packed=tape.packed,
+        nthreads=nthreads or _threads.for_call(), packed=tape.packed,
     )
     return Gradients(
         dx=dx, dw_ih=dw_ih, dw_hh=dw_hh,
@@ -182,7 +181,7 @@ def _jordan_forward(c: _checks.JordanCall, copy_x: bool = True, copy_w: bool = T
     codes = _kernels.ACT_CODES
     y, y_n, raw = _kernels.jordan_forward(
         c.x, c.w_ih, c.w_yh, c.b_h, c.w_ho, c.b_o, c.y0, c.seq_lengths, act_h=codes[c.act_h],
-        act_o=codes[c.act_o], training=c.keep_tape, nthreads=get_num_threads())
+        act_o=codes[c.act_o], training=c.keep_tape, nthreads=_threads.for_call())
     tape = _Tape(c, raw, copy_x, copy_w) if c.keep_tape else None
     return SequenceOutput(y, y_n, None, tape)
 
@@ -198,7 +197,7 @@ def jordan_backward(out: SequenceOutput, dy=None, dy_n=None) -> JordanGradients:
     codes = _kernels.ACT_CODES
     dx, dw_ih, dw_yh, db_h, dw_ho, db_o, dy0 = _kernels.jordan_backward(
         c.x, c.w_ih, c.w_yh, c.w_ho, c.seq_lengths, dy, dy_n, out._tape.raw,
-        act_h=codes[c.act_h], act_o=codes[c.act_o], nthreads=get_num_threads())
+        act_h=codes[c.act_h], act_o=codes[c.act_o], nthreads=_threads.for_call())
     return JordanGradients(dx=dx, dw_ih=dw_ih, dw_yh=dw_yh, dw_ho=dw_ho,
                            db_h=db_h if c.b_h is not None else None,
                            db_o=db_o if c.b_o is not None else None, dy0=dy0)

@@ -19,9 +19,8 @@ from typing import Any, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from . import _checks, functional
+from . import _checks, _threads, functional
 from ._module import Module, as_float, checked, positive_int
-from ._threads import get_num_threads
 
 __all__ = ["LSTM", "GRU", "RNN", "JordanRNN"]
 
@@ -225,7 +224,7 @@ def _directions(calls, B: int) -> list:
     Two directions of a small batch run concurrently (the kernels release
     the GIL), the reverse one on a helper thread. Results do not depend on
     thread counts, so this changes no bits."""
-    n = get_num_threads()
+    n = _threads.for_call()
     if len(calls) == 1 or n < 2 or B > CONCURRENT_DIRECTIONS_MAX_BATCH:
         return [c(n) for c in calls]
     half = n // 2
