@@ -26,7 +26,8 @@ ISA_FLAGS = {
 COMMON = ["-O3", "-std=c11", "-fno-math-errno", "-Wall"]
 SANITIZE = os.environ.get("RNNFAST_SANITIZE") == "1"
 if SANITIZE:
-    COMMON += ["-fsanitize=address,undefined", "-fno-omit-frame-pointer", "-g"]
+    COMMON += ["-fsanitize=address,undefined", "-fno-sanitize-recover=undefined",
+               "-fno-omit-frame-pointer", "-g"]
 
 
 def _compiles_with(compiler, flags):

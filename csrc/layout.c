@@ -20,7 +20,7 @@ rnf_status rnf_check_desc(const rnf_desc *d)
     if (d->dtype != RNF_F32 && d->dtype != RNF_F64) return RNF_ERR_DESC;
     if (d->steps < 0 || d->batch < 0 || d->input_size < 0 || d->hidden_size < 0)
         return RNF_ERR_DESC;
-    if (d->nthreads < 1) return RNF_ERR_DESC;
+    if (d->nthreads < 1 || d->nthreads > RNF_MAX_THREADS) return RNF_ERR_DESC;
     if (!(d->clip >= 0) || isinf(d->clip)) return RNF_ERR_DESC; /* NaN fails too */
     if (d->peephole && d->cell != RNF_CELL_LSTM) return RNF_ERR_DESC;
     for (int k = 0; k < 3; ++k)
@@ -188,7 +188,7 @@ rnf_status rnf_jordan_make_layout(const rnf_jordan_desc *d, rnf_jordan_layout *L
     if (!d) return RNF_ERR_NULL;
     if (d->dtype != RNF_F32 && d->dtype != RNF_F64) return RNF_ERR_DESC;
     if (d->steps < 0 || d->batch < 0 || d->input_size < 0 || d->hidden_size < 0 ||
-        d->output_size < 0 || d->nthreads < 1)
+        d->output_size < 0 || d->nthreads < 1 || d->nthreads > RNF_MAX_THREADS)
         return RNF_ERR_DESC;
     if (d->act_h < RNF_ACT_SIGMOID || d->act_h > RNF_ACT_IDENTITY || d->act_o < RNF_ACT_SIGMOID ||
         d->act_o > RNF_ACT_IDENTITY)

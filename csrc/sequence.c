@@ -124,9 +124,11 @@ static void rnf_pack_stamp(char *pk, const rnf_desc *d)
     memcpy(pk, &s, sizeof s);
 }
 
-static rnf_status rnf_pack_check(const void *packed, const rnf_desc *d, int backward)
+static rnf_status rnf_pack_check(const void *packed, size_t bytes, size_t need,
+                                 const rnf_desc *d, int backward)
 {
     if (!packed) return RNF_ERR_NULL;
+    if (bytes < need) return RNF_ERR_PACKED;
     rnf_pack_stamp_t s;
     memcpy(&s, rnf_align_ptr((void *)packed), sizeof s);
     if (s.magic != RNF_PACK_MAGIC || s.kernels != rnf_active_kernels() || s.cell != d->cell ||
@@ -134,6 +136,16 @@ static rnf_status rnf_pack_check(const void *packed, const rnf_desc *d, int back
         s.hidden_size != d->hidden_size || (backward && !s.training))
         return RNF_ERR_PACKED;
     return RNF_OK;
+}
+
+/* Bytes of a pack made for d with training = tr (a training pack also
+ * serves forward, so forward needs only the inference part). */
+static size_t rnf_pack_bytes(const rnf_desc *d, int tr)
+{
+    rnf_desc e = *d;
+    rnf_layout L;
+    e.training = tr;
+    return rnf_make_layout(&e, &L) == RNF_OK ? L.pack : SIZE_MAX;
 }
 
 #define REAL float

@@ -165,7 +165,7 @@ static rnf_status FN(rnf_forward)(const rnf_desc *d, const rnf_fwd_args *a, void
     const OPS *o = &rnf_active_kernels()->SFX;
     const int nr = o->nr;
     if (d->packed) { /* weights packed beforehand by rnf_pack */
-        st = rnf_pack_check(a->packed, d, 0);
+        st = rnf_pack_check(a->packed, a->packed_bytes, rnf_pack_bytes(d, 0), d, 0);
         if (st != RNF_OK) return st;
     }
     char *pk = d->packed ? rnf_align_ptr((void *)a->packed) : NULL;
@@ -382,7 +382,7 @@ static rnf_status FN(rnf_backward)(const rnf_desc *d, const rnf_bwd_args *a, voi
     const REAL *hprev = (const REAL *)(tp + L.t_hprev);
     const REAL *cprev = (const REAL *)(tp + L.t_cprev), *thn = (const REAL *)(tp + L.t_hn);
     if (d->packed) {
-        st = rnf_pack_check(a->packed, d, 1);
+        st = rnf_pack_check(a->packed, a->packed_bytes, L.pack, d, 1);
         if (st != RNF_OK) return st;
     }
     char *pk = d->packed ? rnf_align_ptr((void *)a->packed) : NULL;

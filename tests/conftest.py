@@ -18,6 +18,10 @@ settings.register_profile(
     "thorough", max_examples=3000, deadline=None, print_blob=True,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
+settings.register_profile(  # the sanitizer build runs every path, with fewer examples
+    "sanitize", max_examples=150, deadline=None, print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 if os.environ.get("RNNFAST_REQUIRE_PEERS") == "1":

@@ -111,7 +111,9 @@ def test_size_overflow_is_caught_in_c(dims):
 
 
 def test_set_num_threads_rejects_bad_values():
-    with pytest.raises(ValueError, match=r"^n: expected a positive int or None, got 0"):
+    with pytest.raises(ValueError, match=r"^n: expected a positive int up to 1024 or None, got 0"):
         rnnfast.set_num_threads(0)
+    with pytest.raises(ValueError, match=r"^n: expected a positive int up to 1024"):
+        rnnfast.set_num_threads(10**6)
     with pytest.raises(TypeError, match=r"^n: expected a positive int or None"):
         rnnfast.set_num_threads(1.5)

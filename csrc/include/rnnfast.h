@@ -21,6 +21,8 @@
 extern "C" {
 #endif
 
+#define RNF_MAX_THREADS 1024
+
 typedef enum { RNF_CELL_LSTM = 0, RNF_CELL_GRU = 1, RNF_CELL_RNN = 2 } rnf_cell;
 typedef enum { RNF_F32 = 0, RNF_F64 = 1 } rnf_dtype;
 typedef enum {
@@ -54,7 +56,7 @@ typedef struct {
     int training;            /* forward writes the tape that backward reads */
     double clip;             /* > 0: clamp gate pre-activations to [-clip, clip]; 0: off */
     int act[3];              /* LSTM f,g,h; GRU f,g; RNN act[0] (rnf_act) */
-    int nthreads;            /* >= 1; threads of the one OpenMP region */
+    int nthreads;            /* in [1, RNF_MAX_THREADS]; threads of the one OpenMP region */
     int packed;              /* weights come packed by rnf_pack in args.packed */
 } rnf_desc;
 
@@ -72,6 +74,7 @@ typedef struct {
     void *h_n;                  /* out [B, H] */
     void *c_n;                  /* out [B, H]; LSTM only, else may be NULL */
     const void *packed;         /* rnf_pack's buffer when desc.packed, else unused */
+    size_t packed_bytes;        /* its size in bytes */
 } rnf_fwd_args;
 
 typedef struct {
@@ -92,6 +95,7 @@ typedef struct {
     void *dc0;                  /* out [B, H]; LSTM only, else may be NULL */
     void *dpeephole;            /* out [3, H]; LSTM with desc.peephole, else may be NULL */
     const void *packed;         /* rnf_pack's buffer (packed with training) when desc.packed */
+    size_t packed_bytes;        /* its size in bytes */
 } rnf_bwd_args;
 
 /* Bytes of workspace for forward and backward, and of tape (0 unless training). */
@@ -121,7 +125,7 @@ typedef struct {
     int64_t output_size;     /* O */
     int act_h, act_o;        /* rnf_act of the hidden and the output layer */
     int training;            /* forward writes the tape that backward reads */
-    int nthreads;            /* >= 1 */
+    int nthreads;            /* in [1, RNF_MAX_THREADS] */
 } rnf_jordan_desc;
 
 typedef struct {

@@ -3,6 +3,8 @@
 from libc.stdint cimport int64_t
 
 cdef extern from "rnnfast.h" nogil:
+    enum: RNF_MAX_THREADS
+
     ctypedef enum rnf_status:
         RNF_OK
         RNF_ERR_DESC
@@ -40,6 +42,7 @@ cdef extern from "rnnfast.h" nogil:
         void *h_n
         void *c_n
         const void *packed
+        size_t packed_bytes
 
     ctypedef struct rnf_bwd_args:
         const void *x
@@ -59,6 +62,7 @@ cdef extern from "rnnfast.h" nogil:
         void *dc0
         void *dpeephole
         const void *packed
+        size_t packed_bytes
 
     rnf_status rnf_query(const rnf_desc *d, size_t *fwd_workspace, size_t *bwd_workspace,
                          size_t *tape)

@@ -21,6 +21,7 @@ cnp.import_array()
 
 CELL_CODES = {"lstm": 0, "gru": 1, "rnn": 2}
 GATES = {"lstm": 4, "gru": 3, "rnn": 1}
+MAX_THREADS = RNF_MAX_THREADS
 ACT_CODES = {"sigmoid": 0, "hard_sigmoid": 1, "tanh": 2, "relu": 3, "identity": 4}
 
 
@@ -46,13 +47,23 @@ def _need(a, str name, tuple shape, dtype, bint optional=False):
         raise ValueError(f"{name}: expected an aligned C-contiguous array")
 
 
+def _dims(a, str name, int ndim):
+    """The shape of a, which must be an ndarray of ndim dimensions (read
+    before the full check, which needs the sizes)."""
+    if not isinstance(a, np.ndarray):
+        raise TypeError(f"{name}: expected a numpy.ndarray, got {type(a).__name__}")
+    if a.ndim != ndim:
+        raise ValueError(f"{name}: expected {ndim} dimensions, got shape {a.shape}")
+    return a.shape
+
+
 cdef int _fill_desc(rnf_desc *d, str cell, dtype, int64_t T, int64_t B, int64_t I, int64_t H,
                     bint reverse, bint peephole, bint lbr, bint training, double clip,
                     tuple acts, int nthreads, bint packed=False) except -1:
     if cell not in CELL_CODES:
         raise ValueError(f"cell: expected one of {sorted(CELL_CODES)}, got {cell!r}")
-    if nthreads < 1:
-        raise ValueError(f"nthreads: expected >= 1, got {nthreads}")
+    if not 1 <= nthreads <= MAX_THREADS:
+        raise ValueError(f"nthreads: expected 1 to {MAX_THREADS}, got {nthreads}")
     if len(acts) != 3:
         raise ValueError(f"acts: expected 3 activation codes, got {len(acts)}")
     d.cell = CELL_CODES[cell]
@@ -127,7 +138,9 @@ def forward(str cell, x, w_ih, w_hh, b_ih, b_hh, h0, c0, peephole, seq_lengths, 
             packed=None):
     """Run a sequence forward. Returns (y, h_n, c_n or None, tape or None).
     packed: pack()'s buffer for these weights, or None to pack in the call."""
-    cdef int64_t T = x.shape[0], B = x.shape[1], I = x.shape[2], H = w_hh.shape[1]
+    cdef int64_t T, B, I, H
+    T, B, I = _dims(x, "x", 3)
+    H = _dims(w_hh, "w_hh", 2)[1]
     dtype = x.dtype
     cdef int64_t GH = GATES.get(cell, 0) * H
     cdef bint lstm = cell == "lstm"
@@ -159,6 +172,7 @@ def forward(str cell, x, w_ih, w_hh, b_ih, b_hh, h0, c0, peephole, seq_lengths, 
     a.peephole, a.seq_lengths = _ptr(peephole), <const int64_t *>_ptr(seq_lengths)
     a.y, a.h_n, a.c_n = <void *>_ptr(y), <void *>_ptr(h_n), <void *>_ptr(c_n)
     a.packed = _ptr(packed)
+    a.packed_bytes = packed.nbytes if packed is not None else 0
     cdef void *wsp = <void *>_ptr(ws)
     cdef void *tpp = <void *>_ptr(tape)
     cdef rnf_status st
@@ -174,7 +188,9 @@ def backward(str cell, x, w_ih, w_hh, peephole, seq_lengths, dy, dh_n, dc_n, tap
 
     Returns (dx, dw_ih, dw_hh, db_ih, db_hh, dh0, dc0 or None, dpeephole or None).
     """
-    cdef int64_t T = x.shape[0], B = x.shape[1], I = x.shape[2], H = w_hh.shape[1]
+    cdef int64_t T, B, I, H
+    T, B, I = _dims(x, "x", 3)
+    H = _dims(w_hh, "w_hh", 2)[1]
     dtype = x.dtype
     cdef int64_t GH = GATES.get(cell, 0) * H
     cdef bint lstm = cell == "lstm"
@@ -212,6 +228,7 @@ def backward(str cell, x, w_ih, w_hh, peephole, seq_lengths, dy, dh_n, dc_n, tap
     a.db_ih, a.db_hh = <void *>_ptr(db_ih), <void *>_ptr(db_hh)
     a.dh0, a.dc0, a.dpeephole = <void *>_ptr(dh0), <void *>_ptr(dc0), <void *>_ptr(dpeep)
     a.packed = _ptr(packed)
+    a.packed_bytes = packed.nbytes if packed is not None else 0
     cdef void *wsp = <void *>_ptr(ws)
     cdef const void *tpp = _ptr(tape)
     cdef rnf_status st
@@ -225,8 +242,8 @@ def pack(str cell, w_ih, w_hh, *, bint training, int nthreads):
     """Pack w_ih (G*H, I) and w_hh (G*H, H) once for many calls on the kernel
     path in use (for backward too when training). Returns the buffer that
     forward(..., packed=) and backward(..., packed=) take."""
-    cdef int64_t H = w_hh.shape[1] if w_hh.ndim == 2 else 0
-    cdef int64_t I = w_ih.shape[1] if w_ih.ndim == 2 else 0
+    cdef int64_t H = _dims(w_hh, "w_hh", 2)[1]
+    cdef int64_t I = _dims(w_ih, "w_ih", 2)[1]
     cdef int64_t GH = GATES.get(cell, 0) * H
     dtype = w_hh.dtype
     _need(w_ih, "w_ih", (GH, I), dtype)
@@ -249,8 +266,8 @@ def pack(str cell, w_ih, w_hh, *, bint training, int nthreads):
 
 cdef int _jordan_desc(rnf_jordan_desc *d, dtype, int64_t T, int64_t B, int64_t I, int64_t H,
                       int64_t O, int act_h, int act_o, bint training, int nthreads) except -1:
-    if nthreads < 1:
-        raise ValueError(f"nthreads: expected >= 1, got {nthreads}")
+    if not 1 <= nthreads <= MAX_THREADS:
+        raise ValueError(f"nthreads: expected 1 to {MAX_THREADS}, got {nthreads}")
     d.dtype = 0 if np.dtype(dtype) == np.float32 else 1
     d.steps, d.batch, d.input_size, d.hidden_size, d.output_size = T, B, I, H, O
     d.act_h, d.act_o, d.training, d.nthreads = act_h, act_o, training, nthreads
@@ -260,8 +277,9 @@ cdef int _jordan_desc(rnf_jordan_desc *d, dtype, int64_t T, int64_t B, int64_t I
 def jordan_forward(x, w_ih, w_yh, b_h, w_ho, b_o, y0, seq_lengths, *, int act_h, int act_o,
                    bint training, int nthreads):
     """Jordan network forward. Returns (y, y_n, tape or None)."""
-    cdef int64_t T = x.shape[0], B = x.shape[1], I = x.shape[2]
-    cdef int64_t H = w_ih.shape[0], O = w_ho.shape[0]
+    cdef int64_t T, B, I, H, O
+    T, B, I = _dims(x, "x", 3)
+    H, O = _dims(w_ih, "w_ih", 2)[0], _dims(w_ho, "w_ho", 2)[0]
     dtype = x.dtype
     _need(x, "x", (T, B, I), dtype)
     _need(w_ih, "w_ih", (H, I), dtype)
@@ -296,8 +314,9 @@ def jordan_forward(x, w_ih, w_yh, b_h, w_ho, b_o, y0, seq_lengths, *, int act_h,
 def jordan_backward(x, w_ih, w_yh, w_ho, seq_lengths, dy, dy_n, tape, *, int act_h,
                     int act_o, int nthreads):
     """Jordan network backward. Returns (dx, dw_ih, dw_yh, db_h, dw_ho, db_o, dy0)."""
-    cdef int64_t T = x.shape[0], B = x.shape[1], I = x.shape[2]
-    cdef int64_t H = w_ih.shape[0], O = w_ho.shape[0]
+    cdef int64_t T, B, I, H, O
+    T, B, I = _dims(x, "x", 3)
+    H, O = _dims(w_ih, "w_ih", 2)[0], _dims(w_ho, "w_ho", 2)[0]
     dtype = x.dtype
     _need(x, "x", (T, B, I), dtype)
     _need(w_ih, "w_ih", (H, I), dtype)

@@ -40,8 +40,9 @@ def set_num_threads(n: Optional[int]) -> None:
         return
     if isinstance(n, bool) or not isinstance(n, numbers.Integral):
         raise TypeError(f"n: expected a positive int or None, got {n!r}")
-    if n < 1:
-        raise ValueError(f"n: expected a positive int or None, got {n}")
+    if not 1 <= n <= _kernels.MAX_THREADS:
+        raise ValueError(f"n: expected a positive int up to {_kernels.MAX_THREADS} or None, "
+                         f"got {n}")
     if _forked_child and n > 1:
         warnings.warn("rnnfast: this process was forked after kernels ran on several OpenMP "
                       "threads; OpenMP cannot start threads again here, so kernels stay on one "
