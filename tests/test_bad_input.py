@@ -117,3 +117,16 @@ def test_set_num_threads_rejects_bad_values():
         rnnfast.set_num_threads(10**6)
     with pytest.raises(TypeError, match=r"^n: expected a positive int or None"):
         rnnfast.set_num_threads(1.5)
+
+
+@pytest.mark.parametrize("dims", [(2**20, 2**20, 1, 4, 4), (1, 2**58, 1, 4, 4),
+                                  (2, 2, 2, 4, 2**57)])
+def test_jordan_size_overflow_is_caught_before_allocating(dims):
+    T_, B_, I_, H_, O_ = dims
+    x = np.broadcast_to(np.zeros(1), (T_, B_, I_))  # huge shapes, no memory
+    W_ = np.broadcast_to(np.zeros(1), (H_, I_))
+    U_ = np.broadcast_to(np.zeros(1), (H_, O_))
+    V_ = np.broadcast_to(np.zeros(1), (O_, H_))
+    with pytest.raises(MemoryError):
+        rnnfast.jordan(x, W_, U_, V_, keep_tape=True)
+
