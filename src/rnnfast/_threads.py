@@ -26,11 +26,6 @@ def _after_fork_in_child() -> None:
 os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
-def _from_env() -> Optional[int]:
-    v = os.environ.get("OMP_NUM_THREADS", "").split(",")[0].strip()
-    return int(v) if v.isdigit() and int(v) > 0 else None
-
-
 def set_num_threads(n: Optional[int]) -> None:
     """Use n OpenMP threads in every kernel call (None: back to the default,
     which is OMP_NUM_THREADS if set, else all cores)."""
@@ -58,7 +53,11 @@ def get_num_threads() -> int:
         return 1
     if _num_threads is not None:
         return _num_threads
-    return _from_env() or _kernels.max_threads() or os.cpu_count() or 1
+    if not _kernels.openmp_enabled():
+        return 1  # a build without OpenMP runs serially
+    # OpenMP's own setting: OMP_NUM_THREADS at start-up, or a later
+    # omp_set_num_threads, which is how threadpoolctl limits the pool.
+    return max(1, _kernels.max_threads())
 
 
 def for_call() -> int:

@@ -251,7 +251,8 @@ class LSTM(_Recurrent):
     ``_l{l}_reverse``): weight_ih (4H, I_l), weight_hh (4H, H), bias_ih and
     bias_hh (4H,) when bias, peephole (3, H) rows i, f, o when peephole; gate
     rows in order i, f, g, o; I_l = input_size for l = 0, else D*H.
-    ``layer(x, (h0, c0))`` returns ``y, (h_n, c_n)``.
+    ``layer(x, (h0, c0))`` with x (T, B, I) returns ``y, (h_n, c_n)``: y
+    (T, B, D*H), h_n and c_n (num_layers*D, B, H); batch_first swaps T and B.
     """
 
     _cell = "lstm"
@@ -286,8 +287,8 @@ class GRU(_Recurrent):
 
     weight_ih (3H, I_l), weight_hh (3H, H), bias_ih, bias_hh (3H,); gate rows
     r, z, n. linear_before_reset=True is PyTorch's form; False is the original
-    (ONNX default, Keras reset_after=False). ``layer(x, h0)`` returns
-    ``y, h_n``.
+    (ONNX default, Keras reset_after=False). ``layer(x, h0)`` with x
+    (T, B, I) returns ``y, h_n``: y (T, B, D*H), h_n (num_layers*D, B, H).
     """
 
     _cell = "gru"
@@ -312,7 +313,8 @@ class RNN(_Recurrent):
     """Stacked, optionally bidirectional Elman RNN (PyTorch nn.RNN's
     parameters): h' = act(W x + b_ih + U h + b_hh), act = nonlinearity.
     weight_ih (H, I_l), weight_hh (H, H), bias_ih, bias_hh (H,).
-    ``layer(x, h0)`` returns ``y, h_n``.
+    ``layer(x, h0)`` with x (T, B, I) returns ``y, h_n``: y (T, B, D*H), h_n
+    (num_layers*D, B, H).
     """
 
     _cell = "rnn"
