@@ -38,7 +38,7 @@ def arrays(draw, shape, dtype, optional=False):
 @st.composite
 def problems(draw):
     cell = draw(st.sampled_from(["lstm", "gru", "rnn", "lstm", "bogus"]))
-    dt = draw(st.sampled_from([np.float32, np.float64]))
+    dt = draw(st.sampled_from([np.float32, np.float64] * 3 + [np.float16, np.int64]))
     T, B, I, H = (draw(st.integers(0, 5)) for _ in range(4))
     G = {"lstm": 4, "gru": 3}.get(cell, 1)
     lengths = None
@@ -100,7 +100,7 @@ def test_sequence_kernels_never_crash(p):
 @settings(max_examples=1500)
 @given(st.data())
 def test_jordan_kernels_never_crash(data):
-    dt = data.draw(st.sampled_from([np.float32, np.float64]))
+    dt = data.draw(st.sampled_from([np.float32, np.float64] * 3 + [np.float16, np.int64]))
     T, B, I, H, O = (data.draw(st.integers(0, 4)) for _ in range(5))
     arr = lambda shape, opt=False: data.draw(arrays(shape, dt, opt))  # noqa: E731
     x, W, U, V = arr((T, B, I)), arr((H, I)), arr((H, O)), arr((O, H))

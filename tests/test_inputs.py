@@ -26,6 +26,15 @@ def big_endian(a):
     return a.astype(a.dtype.newbyteorder(">"))
 
 
+def unaligned(a):
+    """The same values at an odd address (as pickled buffers can arrive)."""
+    raw = np.zeros(a.nbytes + 1, dtype=np.uint8)
+    b = np.frombuffer(raw.data, dtype=a.dtype, count=a.size, offset=1).reshape(a.shape)
+    b[...] = a
+    assert not b.flags.aligned
+    return b
+
+
 def readonly(a):
     b = a.copy()
     b.setflags(write=False)
@@ -33,7 +42,7 @@ def readonly(a):
 
 
 @pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
-@pytest.mark.parametrize("layout", [strided, fortran, big_endian, readonly])
+@pytest.mark.parametrize("layout", [strided, fortran, big_endian, readonly, unaligned])
 def test_layouts_same_bits_and_untouched(cell, layout):
     p = make_problem(cell, T=4, B=3, I=5, H=6, peephole=(cell == "lstm"), lengths=[4, 1, 3])
     ref_out = forward(rnnfast, cell, p, OPTS[cell])
@@ -80,3 +89,13 @@ def test_nan_in_data_propagates():
     p["x"][1, 0, 0] = np.nan
     y, h_n = forward(rnnfast, "rnn", p, {"nonlinearity": "tanh"}, keep_tape=False)
     assert np.all(np.isnan(y[1:, 0])) and np.all(np.isfinite(y[:, 1]))
+
+
+@pytest.mark.parametrize("layout", [strided, fortran, big_endian, readonly, unaligned])
+def test_layers_take_any_layout(layout):
+    x = np.random.default_rng(0).standard_normal((5, 3, 4)).astype(np.float32)
+    m = rnnfast.GRU(4, 6, bidirectional=True, seed=0)
+    want = m(x)[0]
+    np.testing.assert_array_equal(m(layout(x))[0], want)
+    j = rnnfast.JordanRNN(4, 6, 2, seed=0)
+    np.testing.assert_array_equal(j(layout(x))[0], j(x)[0])

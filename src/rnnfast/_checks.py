@@ -24,6 +24,13 @@ DEFAULT_ACTIVATIONS = {
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
+def c_array(a: np.ndarray, dtype) -> np.ndarray:
+    """a as a C-contiguous, aligned array of dtype in native byte order,
+    copied only when it is not one already (pickled or shared-memory buffers
+    can arrive unaligned)."""
+    return np.require(a, dtype=dtype, requirements=["C_CONTIGUOUS", "ALIGNED"])
+
+
 def as_array(a: Any, name: str) -> np.ndarray:
     """np.asarray with a clear TypeError for objects that are not numeric arrays."""
     if isinstance(a, np.ndarray):
@@ -64,7 +71,7 @@ def shaped(
     arr = same_dtype(a, name, dtype, ref)
     if arr.shape != tuple(shape):
         raise ValueError(f"{name}: expected shape {spec} = {tuple(shape)}, got {arr.shape}")
-    return np.ascontiguousarray(arr, dtype=dtype)
+    return c_array(arr, dtype)
 
 
 def optional(
@@ -119,7 +126,7 @@ def lengths(seq_lengths: Any, T: int, B: int) -> Optional[np.ndarray]:
         k = int(np.argmax(bad))
         raise ValueError(f"seq_lengths: entries must lie in [0, T] = [0, {T}]; "
                          f"seq_lengths[{k}] = {int(arr[k])}")
-    return np.ascontiguousarray(arr, dtype=np.int64)
+    return c_array(arr, np.int64)
 
 
 @dataclass
@@ -166,7 +173,7 @@ def sequence_call(
     gs = f"{G}*H" if G > 1 else "H"
     call = Call(
         cell=cell, dtype=dtype, T=T, B=B, I=I, H=H,
-        x=np.ascontiguousarray(xa, dtype=dtype),
+        x=c_array(xa, dtype),
         w_ih=shaped(w_ih, "w_ih", dtype, (G * H, I), f"({gs}, I)"),
         w_hh=shaped(whh, "w_hh", dtype, (G * H, H), f"({gs}, H)"),
         b_ih=optional(b_ih, "b_ih", dtype, (G * H,), f"({gs},)"),
@@ -250,10 +257,10 @@ def jordan_call(x, w_ih, w_yh, w_ho, b_h, b_o, y0, *, seq_lengths, hidden_activa
         raise ValueError(f"w_ho: expected a 2-D array of shape (O, H), got shape {who.shape}")
     O, H = (int(s) for s in who.shape)
     return JordanCall(
-        dtype=dtype, T=T, B=B, I=I, H=H, O=O, x=np.ascontiguousarray(xa, dtype=dtype),
+        dtype=dtype, T=T, B=B, I=I, H=H, O=O, x=c_array(xa, dtype),
         w_ih=shaped(w_ih, "w_ih", dtype, (H, I), "(H, I)"),
         w_yh=shaped(w_yh, "w_yh", dtype, (H, O), "(H, O)"),
-        w_ho=np.ascontiguousarray(who, dtype=dtype),
+        w_ho=c_array(who, dtype),
         b_h=optional(b_h, "b_h", dtype, (H,), "(H,)"),
         b_o=optional(b_o, "b_o", dtype, (O,), "(O,)"),
         y0=optional(y0, "y0", dtype, (B, O), "(B, O)"),

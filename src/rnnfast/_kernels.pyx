@@ -57,6 +57,16 @@ def _dims(a, str name, int ndim):
     return a.shape
 
 
+cdef int _dtype_code(dtype) except -1:
+    """0 for float32, 1 for float64; anything else is refused before C sees it."""
+    dt = np.dtype(dtype)
+    if dt == np.float32 and dt.isnative:
+        return 0
+    if dt == np.float64 and dt.isnative:
+        return 1
+    raise TypeError(f"dtype: expected float32 or float64, got {dt}")
+
+
 cdef int _fill_desc(rnf_desc *d, str cell, dtype, int64_t T, int64_t B, int64_t I, int64_t H,
                     bint reverse, bint peephole, bint lbr, bint training, double clip,
                     tuple acts, int nthreads, bint packed=False) except -1:
@@ -67,7 +77,7 @@ cdef int _fill_desc(rnf_desc *d, str cell, dtype, int64_t T, int64_t B, int64_t 
     if len(acts) != 3:
         raise ValueError(f"acts: expected 3 activation codes, got {len(acts)}")
     d.cell = CELL_CODES[cell]
-    d.dtype = 0 if np.dtype(dtype) == np.float32 else 1
+    d.dtype = _dtype_code(dtype)
     d.steps, d.batch, d.input_size, d.hidden_size = T, B, I, H
     d.reverse, d.peephole, d.linear_before_reset, d.training = reverse, peephole, lbr, training
     d.clip = clip
@@ -268,7 +278,7 @@ cdef int _jordan_desc(rnf_jordan_desc *d, dtype, int64_t T, int64_t B, int64_t I
                       int64_t O, int act_h, int act_o, bint training, int nthreads) except -1:
     if not 1 <= nthreads <= MAX_THREADS:
         raise ValueError(f"nthreads: expected 1 to {MAX_THREADS}, got {nthreads}")
-    d.dtype = 0 if np.dtype(dtype) == np.float32 else 1
+    d.dtype = _dtype_code(dtype)
     d.steps, d.batch, d.input_size, d.hidden_size, d.output_size = T, B, I, H, O
     d.act_h, d.act_o, d.training, d.nthreads = act_h, act_o, training, nthreads
     return 0

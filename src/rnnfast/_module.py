@@ -37,7 +37,7 @@ def as_float(a: Any, name: str, dtype: np.dtype) -> np.ndarray:
     arr = _checks.as_array(arr, name)
     if arr.dtype.kind != "f":
         raise TypeError(f"{name}: expected a floating-point array, got dtype {arr.dtype}")
-    return np.ascontiguousarray(arr, dtype=dtype)
+    return _checks.c_array(arr, dtype)
 
 
 def checked(a: Any, name: str, dtype: np.dtype, shape: Tuple[int, ...], spec: str) -> np.ndarray:
