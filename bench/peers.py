@@ -28,12 +28,23 @@ def flops(cell: str, T: int, B: int, I: int, H: int, training: bool = False) -> 
 
 
 def rnnfast_fn(p: Dict, training: bool = False) -> Callable[[], object]:
-    fwd = getattr(rnnfast, p["cell"])
-    bwd = getattr(rnnfast, p["cell"] + "_backward")
-    args = (p["x"], p["w_ih"], p["w_hh"], p["b_ih"], p["b_hh"])
+    """An rnnfast layer holding the weights, as the peers' modules and
+    sessions do (it keeps its packed weights between calls)."""
+    cell, x = p["cell"], p["x"]
+    H = p["w_hh"].shape[1]
+    layer = {"lstm": rnnfast.LSTM, "gru": rnnfast.GRU, "rnn": rnnfast.RNN}[cell](
+        x.shape[2], H, dtype=x.dtype)
+    layer.load_state_dict({"weight_ih_l0": p["w_ih"], "weight_hh_l0": p["w_hh"],
+                           "bias_ih_l0": p["b_ih"], "bias_hh_l0": p["b_hh"]})
     if training:
-        return lambda: bwd(fwd(*args, keep_tape=True), p["dy"])
-    return lambda: fwd(*args)
+        def run():
+            layer.zero_grad()
+            y = layer(x)[0]
+            layer.backward(p["dy"])
+            return y
+        return run
+    layer.eval()
+    return lambda: layer(x)[0]
 
 
 def _sigmoid(a):
