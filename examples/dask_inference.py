@@ -5,9 +5,10 @@ dataset is a dask.array (T, N, I) split into chunks of sequences along the
 batch axis; map_blocks runs the layer on each chunk, on a LocalCluster of
 worker processes with two threads each; each task sets rnnfast's OpenMP
 threads for its worker. (A layer in eval mode may serve several threads at
-once; training, forward then backward, needs one layer per thread.) The result is checked against one in-process
-call: the bits are the same, since rnnfast's results do not depend on how
-many threads or which process computed them.
+once; training, forward then backward, needs one layer per thread.) The
+result is checked against one in-process call: the bits are the same, since
+rnnfast's results do not depend on how many threads or which process
+computed them.
 
     python examples/dask_inference.py   # writes dask_inference.png
 """

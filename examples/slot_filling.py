@@ -26,7 +26,12 @@ CITIES = ["taipei", "tokyo", "new york", "san francisco", "london", "paris", "se
           "hong kong", "taichung", "kaohsiung"]
 MONTHS = ["january", "february", "march", "april", "may", "june", "july", "august",
           "september", "october", "november", "december"]
-DAYS = [f"{d}{'st' if d % 10 == 1 and d != 11 else 'nd' if d % 10 == 2 and d != 12 else 'rd' if d % 10 == 3 and d != 13 else 'th'}" for d in range(1, 29)]
+def _ordinal(d: int) -> str:
+    suffix = {1: "st", 2: "nd", 3: "rd"}.get(d % 10 if d not in (11, 12, 13) else 0, "th")
+    return f"{d}{suffix}"
+
+
+DAYS = [_ordinal(d) for d in range(1, 29)]
 # (template, slot of {city}, slot of {date})
 TEMPLATES = [
     ("arrive {city} on {date}", "dest", "arr_time"),
