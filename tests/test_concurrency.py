@@ -102,3 +102,33 @@ def test_fork_after_openmp_works_on_one_thread():
     assert any("forked after kernels ran on several OpenMP threads" in m for m in messages)
     np.testing.assert_array_equal(y, want)
     np.testing.assert_array_equal(y_layer, want_layer)
+
+
+def test_one_layer_in_eval_mode_serves_many_threads():
+    """Inference on a shared layer is safe (the Dask example relies on it),
+    also in the round after a weight changed, when the threads find the
+    packed weights stale."""
+    rnnfast.set_num_threads(2)
+    layer = rnnfast.LSTM(6, 8, 2, bidirectional=True, seed=0).eval()
+    xs = [np.random.default_rng(k).standard_normal((7, 1 + k % 4, 6)).astype(np.float32)
+          for k in range(10)]
+    for rnd in range(2):
+        want = [layer(x)[0] for x in xs]
+        got, errors = [None] * len(xs), []
+
+        def run(k):
+            try:
+                for _ in range(5):
+                    got[k] = layer(xs[k])[0]
+            except Exception as e:  # surfaced below
+                errors.append(e)
+
+        threads = [threading.Thread(target=run, args=(k,)) for k in range(len(xs))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert not errors
+        for w, g in zip(want, got):
+            np.testing.assert_array_equal(w, g)
+        layer.weight_hh_l1_reverse[0, 0] += 0.5  # the next round repacks once
