@@ -76,6 +76,25 @@ static size_t threads(rnf_cursor *cur, size_t scratch, size_t es, int nthreads, 
     return take(cur, mul3((size_t)nthreads, one.off, 1, &cur->overflow), 1);
 }
 
+/* The B-entry index arrays that order the batch rows (rnf_sort_rows). */
+static void take_rows(rnf_cursor *cur, size_t B, size_t *perm, size_t *plen, size_t *tmp)
+{
+    *perm = take(cur, B, sizeof(int64_t));
+    *plen = take(cur, B, sizeof(int64_t));
+    *tmp = take(cur, B, sizeof(int64_t));
+}
+
+/* Hand a layout's three sizes to whichever of the caller's outputs are set. */
+static rnf_status report(rnf_status st, size_t fwd, size_t bwd, size_t tape, size_t *fwd_out,
+                         size_t *bwd_out, size_t *tape_out)
+{
+    if (st != RNF_OK) return st;
+    if (fwd_out) *fwd_out = fwd;
+    if (bwd_out) *bwd_out = bwd;
+    if (tape_out) *tape_out = tape;
+    return RNF_OK;
+}
+
 /* Elements of a packed copy of K x N weights, N padded to the widest panel. */
 static size_t packed(size_t K, size_t N, size_t nrmax, int *overflow)
 {
@@ -119,9 +138,7 @@ rnf_status rnf_make_layout(const rnf_desc *d, rnf_layout *L)
         L->c[k] = take(&f, lstm ? BH : 0, es);
     }
     L->rh = take(&f, orig_gru ? BH : 0, es);
-    L->perm = take(&f, B, sizeof(int64_t));
-    L->plen = take(&f, B, sizeof(int64_t));
-    L->sort_tmp = take(&f, B, sizeof(int64_t));
+    take_rows(&f, B, &L->perm, &L->plen, &L->sort_tmp);
     L->fwd_ws = finish(&f);
 
     rnf_cursor t = {0, ovf};
@@ -145,9 +162,7 @@ rnf_status rnf_make_layout(const rnf_desc *d, rnf_layout *L)
         L->dc[k] = take(&b, lstm ? BH : 0, es);
     }
     L->drh = take(&b, orig_gru ? BH : 0, es);
-    L->bperm = take(&b, B, sizeof(int64_t));
-    L->bplen = take(&b, B, sizeof(int64_t));
-    L->bsort_tmp = take(&b, B, sizeof(int64_t));
+    take_rows(&b, B, &L->bperm, &L->bplen, &L->bsort_tmp);
     L->thread = threads(&b, mul3(8, H, 1, &b.overflow), es, d->nthreads, &L->thread_stride);
     L->bwd_ws = finish(&b);
 
@@ -174,13 +189,9 @@ rnf_status rnf_pack_query(const rnf_desc *d, size_t *bytes)
 rnf_status rnf_query(const rnf_desc *d, size_t *fwd_workspace, size_t *bwd_workspace,
                      size_t *tape)
 {
-    rnf_layout L;
+    rnf_layout L = {0}; /* read by report() even when the layout fails */
     const rnf_status st = rnf_make_layout(d, &L);
-    if (st != RNF_OK) return st;
-    if (fwd_workspace) *fwd_workspace = L.fwd_ws;
-    if (bwd_workspace) *bwd_workspace = L.bwd_ws;
-    if (tape) *tape = L.tape;
-    return RNF_OK;
+    return report(st, L.fwd_ws, L.bwd_ws, L.tape, fwd_workspace, bwd_workspace, tape);
 }
 
 rnf_status rnf_jordan_make_layout(const rnf_jordan_desc *d, rnf_jordan_layout *L)
@@ -214,9 +225,7 @@ rnf_status rnf_jordan_make_layout(const rnf_jordan_desc *d, rnf_jordan_layout *L
     L->hb = take(&f, BH, es);
     L->ob = take(&f, BO, es);
     for (int k = 0; k < 2; ++k) L->yb[k] = take(&f, BO, es);
-    L->perm = take(&f, B, sizeof(int64_t));
-    L->plen = take(&f, B, sizeof(int64_t));
-    L->sort_tmp = take(&f, B, sizeof(int64_t));
+    take_rows(&f, B, &L->perm, &L->plen, &L->sort_tmp);
     L->fwd_ws = finish(&f);
 
     rnf_cursor t = {0, ovf};
@@ -238,9 +247,7 @@ rnf_status rnf_jordan_make_layout(const rnf_jordan_desc *d, rnf_jordan_layout *L
     L->dos = take(&b, BO, es);
     L->dhb = take(&b, BH, es);
     L->dyb = take(&b, BO, es);
-    L->bperm = take(&b, B, sizeof(int64_t));
-    L->bplen = take(&b, B, sizeof(int64_t));
-    L->bsort_tmp = take(&b, B, sizeof(int64_t));
+    take_rows(&b, B, &L->bperm, &L->bplen, &L->bsort_tmp);
     {
         rnf_cursor sc = {0, 0}; /* scratch rounded to the alignment, in elements */
         take(&sc, H > O ? H : O, es);
@@ -256,11 +263,7 @@ rnf_status rnf_jordan_make_layout(const rnf_jordan_desc *d, rnf_jordan_layout *L
 rnf_status rnf_jordan_query(const rnf_jordan_desc *d, size_t *fwd_workspace,
                             size_t *bwd_workspace, size_t *tape)
 {
-    rnf_jordan_layout L;
+    rnf_jordan_layout L = {0};
     const rnf_status st = rnf_jordan_make_layout(d, &L);
-    if (st != RNF_OK) return st;
-    if (fwd_workspace) *fwd_workspace = L.fwd_ws;
-    if (bwd_workspace) *bwd_workspace = L.bwd_ws;
-    if (tape) *tape = L.tape;
-    return RNF_OK;
+    return report(st, L.fwd_ws, L.bwd_ws, L.tape, fwd_workspace, bwd_workspace, tape);
 }
