@@ -57,6 +57,41 @@ def _dims(a, str name, int ndim):
     return a.shape
 
 
+def _sequence_sizes(str cell, x, w_ih, w_hh, peephole, seq_lengths, packed):
+    """(T, B, I, H, G*H) of a sequence call, after checking the arrays that
+    forward and backward share."""
+    T, B, I = _dims(x, "x", 3)
+    H = _dims(w_hh, "w_hh", 2)[1]
+    GH = GATES.get(cell, 0) * H
+    dtype = x.dtype
+    _need(x, "x", (T, B, I), dtype)
+    _need(w_ih, "w_ih", (GH, I), dtype)
+    _need(w_hh, "w_hh", (GH, H), dtype)
+    _need(peephole, "peephole", (3, H), dtype, True)
+    _need(seq_lengths, "seq_lengths", (B,), np.int64, True)
+    _need(packed, "packed", (_nbytes(packed),), np.uint8, True)
+    return T, B, I, H, GH
+
+
+def _jordan_sizes(x, w_ih, w_yh, w_ho, seq_lengths):
+    """(T, B, I, H, O) of a Jordan call, after checking the arrays that
+    forward and backward share."""
+    T, B, I = _dims(x, "x", 3)
+    H, O = _dims(w_ih, "w_ih", 2)[0], _dims(w_ho, "w_ho", 2)[0]
+    dtype = x.dtype
+    _need(x, "x", (T, B, I), dtype)
+    _need(w_ih, "w_ih", (H, I), dtype)
+    _need(w_yh, "w_yh", (H, O), dtype)
+    _need(w_ho, "w_ho", (O, H), dtype)
+    _need(seq_lengths, "seq_lengths", (B,), np.int64, True)
+    return T, B, I, H, O
+
+
+def _nbytes(packed):
+    """Size of a packed-weights buffer (0 for None); _need checks it is one."""
+    return getattr(packed, "nbytes", 0) if packed is not None else 0
+
+
 cdef int _dtype_code(dtype) except -1:
     """0 for float32, 1 for float64; anything else is refused before C sees it."""
     dt = np.dtype(dtype)
@@ -148,26 +183,18 @@ def forward(str cell, x, w_ih, w_hh, b_ih, b_hh, h0, c0, peephole, seq_lengths, 
             packed=None):
     """Run a sequence forward. Returns (y, h_n, c_n or None, tape or None).
     packed: pack()'s buffer for these weights, or None to pack in the call."""
-    cdef int64_t T, B, I, H
-    T, B, I = _dims(x, "x", 3)
-    H = _dims(w_hh, "w_hh", 2)[1]
+    cdef int64_t T, B, I, H, GH
+    T, B, I, H, GH = _sequence_sizes(cell, x, w_ih, w_hh, peephole, seq_lengths, packed)
     dtype = x.dtype
-    cdef int64_t GH = GATES.get(cell, 0) * H
     cdef bint lstm = cell == "lstm"
-    _need(x, "x", (T, B, I), dtype)
-    _need(w_ih, "w_ih", (GH, I), dtype)
-    _need(w_hh, "w_hh", (GH, H), dtype)
     _need(b_ih, "b_ih", (GH,), dtype, True)
     _need(b_hh, "b_hh", (GH,), dtype, True)
     _need(h0, "h0", (B, H), dtype, True)
     _need(c0, "c0", (B, H), dtype, True)
-    _need(peephole, "peephole", (3, H), dtype, True)
-    _need(seq_lengths, "seq_lengths", (B,), np.int64, True)
 
     cdef rnf_desc d
     _fill_desc(&d, cell, dtype, T, B, I, H, reverse, peephole is not None, lbr, training,
                clip, acts, nthreads, packed is not None)
-    _need(packed, "packed", (packed.shape[0] if packed is not None else 0,), np.uint8, True)
     cdef size_t fw = 0, bw = 0, tb = 0
     _raise_status(rnf_query(&d, &fw, &bw, &tb), "forward")
     ws = _workspace(fw)
@@ -181,8 +208,7 @@ def forward(str cell, x, w_ih, w_hh, b_ih, b_hh, h0, c0, peephole, seq_lengths, 
     a.b_ih, a.b_hh, a.h0, a.c0 = _ptr(b_ih), _ptr(b_hh), _ptr(h0), _ptr(c0)
     a.peephole, a.seq_lengths = _ptr(peephole), <const int64_t *>_ptr(seq_lengths)
     a.y, a.h_n, a.c_n = <void *>_ptr(y), <void *>_ptr(h_n), <void *>_ptr(c_n)
-    a.packed = _ptr(packed)
-    a.packed_bytes = packed.nbytes if packed is not None else 0
+    a.packed, a.packed_bytes = _ptr(packed), _nbytes(packed)
     cdef void *wsp = <void *>_ptr(ws)
     cdef void *tpp = <void *>_ptr(tape)
     cdef rnf_status st
@@ -198,17 +224,10 @@ def backward(str cell, x, w_ih, w_hh, peephole, seq_lengths, dy, dh_n, dc_n, tap
 
     Returns (dx, dw_ih, dw_hh, db_ih, db_hh, dh0, dc0 or None, dpeephole or None).
     """
-    cdef int64_t T, B, I, H
-    T, B, I = _dims(x, "x", 3)
-    H = _dims(w_hh, "w_hh", 2)[1]
+    cdef int64_t T, B, I, H, GH
+    T, B, I, H, GH = _sequence_sizes(cell, x, w_ih, w_hh, peephole, seq_lengths, packed)
     dtype = x.dtype
-    cdef int64_t GH = GATES.get(cell, 0) * H
     cdef bint lstm = cell == "lstm"
-    _need(x, "x", (T, B, I), dtype)
-    _need(w_ih, "w_ih", (GH, I), dtype)
-    _need(w_hh, "w_hh", (GH, H), dtype)
-    _need(peephole, "peephole", (3, H), dtype, True)
-    _need(seq_lengths, "seq_lengths", (B,), np.int64, True)
     _need(dy, "dy", (T, B, H), dtype, True)
     _need(dh_n, "dh_n", (B, H), dtype, True)
     _need(dc_n, "dc_n", (B, H), dtype, True)
@@ -216,7 +235,6 @@ def backward(str cell, x, w_ih, w_hh, peephole, seq_lengths, dy, dh_n, dc_n, tap
     cdef rnf_desc d
     _fill_desc(&d, cell, dtype, T, B, I, H, reverse, peephole is not None, lbr, True, clip,
                acts, nthreads, packed is not None)
-    _need(packed, "packed", (packed.shape[0] if packed is not None else 0,), np.uint8, True)
     cdef size_t fw = 0, bw = 0, tb = 0
     _raise_status(rnf_query(&d, &fw, &bw, &tb), "backward")
     _need(tape, "tape", (tb,), np.uint8)
@@ -237,8 +255,7 @@ def backward(str cell, x, w_ih, w_hh, peephole, seq_lengths, dy, dh_n, dc_n, tap
     a.dx, a.dw_ih, a.dw_hh = <void *>_ptr(dx), <void *>_ptr(dw_ih), <void *>_ptr(dw_hh)
     a.db_ih, a.db_hh = <void *>_ptr(db_ih), <void *>_ptr(db_hh)
     a.dh0, a.dc0, a.dpeephole = <void *>_ptr(dh0), <void *>_ptr(dc0), <void *>_ptr(dpeep)
-    a.packed = _ptr(packed)
-    a.packed_bytes = packed.nbytes if packed is not None else 0
+    a.packed, a.packed_bytes = _ptr(packed), _nbytes(packed)
     cdef void *wsp = <void *>_ptr(ws)
     cdef const void *tpp = _ptr(tape)
     cdef rnf_status st
@@ -288,17 +305,11 @@ def jordan_forward(x, w_ih, w_yh, b_h, w_ho, b_o, y0, seq_lengths, *, int act_h,
                    bint training, int nthreads):
     """Jordan network forward. Returns (y, y_n, tape or None)."""
     cdef int64_t T, B, I, H, O
-    T, B, I = _dims(x, "x", 3)
-    H, O = _dims(w_ih, "w_ih", 2)[0], _dims(w_ho, "w_ho", 2)[0]
+    T, B, I, H, O = _jordan_sizes(x, w_ih, w_yh, w_ho, seq_lengths)
     dtype = x.dtype
-    _need(x, "x", (T, B, I), dtype)
-    _need(w_ih, "w_ih", (H, I), dtype)
-    _need(w_yh, "w_yh", (H, O), dtype)
     _need(b_h, "b_h", (H,), dtype, True)
-    _need(w_ho, "w_ho", (O, H), dtype)
     _need(b_o, "b_o", (O,), dtype, True)
     _need(y0, "y0", (B, O), dtype, True)
-    _need(seq_lengths, "seq_lengths", (B,), np.int64, True)
     cdef rnf_jordan_desc d
     _jordan_desc(&d, dtype, T, B, I, H, O, act_h, act_o, training, nthreads)
     cdef size_t fw = 0, bw = 0, tb = 0
@@ -325,14 +336,8 @@ def jordan_backward(x, w_ih, w_yh, w_ho, seq_lengths, dy, dy_n, tape, *, int act
                     int act_o, int nthreads):
     """Jordan network backward. Returns (dx, dw_ih, dw_yh, db_h, dw_ho, db_o, dy0)."""
     cdef int64_t T, B, I, H, O
-    T, B, I = _dims(x, "x", 3)
-    H, O = _dims(w_ih, "w_ih", 2)[0], _dims(w_ho, "w_ho", 2)[0]
+    T, B, I, H, O = _jordan_sizes(x, w_ih, w_yh, w_ho, seq_lengths)
     dtype = x.dtype
-    _need(x, "x", (T, B, I), dtype)
-    _need(w_ih, "w_ih", (H, I), dtype)
-    _need(w_yh, "w_yh", (H, O), dtype)
-    _need(w_ho, "w_ho", (O, H), dtype)
-    _need(seq_lengths, "seq_lengths", (B,), np.int64, True)
     _need(dy, "dy", (T, B, O), dtype, True)
     _need(dy_n, "dy_n", (B, O), dtype, True)
     cdef rnf_jordan_desc d
