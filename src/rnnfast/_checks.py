@@ -15,6 +15,8 @@ from typing import Any, Optional, Sequence, Tuple
 
 import numpy as np
 
+from ._types import SequenceOutput
+
 ACTIVATIONS = ("sigmoid", "hard_sigmoid", "tanh", "relu", "identity")
 GATES = {"lstm": 4, "gru": 3, "rnn": 1}
 DEFAULT_ACTIVATIONS = {
@@ -129,6 +131,24 @@ def lengths(seq_lengths: Any, T: int, B: int) -> Optional[np.ndarray]:
     return c_array(arr, np.int64)
 
 
+def sequence_input(x: Any) -> Tuple[np.dtype, np.ndarray, Tuple[int, int, int]]:
+    """A sequence call's x (T, B, I): its dtype (the call's), the array and
+    its sizes."""
+    dtype = call_dtype(x)
+    xa = same_dtype(x, "x", dtype)
+    if xa.ndim != 3:
+        raise ValueError(f"x: expected a 3-D array of shape (T, B, I), got shape {xa.shape}")
+    return dtype, xa, tuple(int(s) for s in xa.shape)
+
+
+def matrix(a: Any, name: str, dtype: np.dtype, spec: str) -> np.ndarray:
+    """A 2-D array of the call's dtype whose sizes define the call (w_hh, w_ho)."""
+    arr = same_dtype(a, name, dtype)
+    if arr.ndim != 2:
+        raise ValueError(f"{name}: expected a 2-D array of shape {spec}, got shape {arr.shape}")
+    return arr
+
+
 @dataclass
 class Call:
     """A validated sequence call: contiguous arrays of one dtype, sizes, options."""
@@ -160,16 +180,10 @@ def sequence_call(
     reverse=False, clip=None, activations_=None, linear_before_reset=True, keep_tape=False,
 ) -> Call:
     """Validate the arguments of lstm / gru / rnn."""
-    dtype = call_dtype(x)
-    xa = same_dtype(x, "x", dtype)
-    if xa.ndim != 3:
-        raise ValueError(f"x: expected a 3-D array of shape (T, B, I), got shape {xa.shape}")
-    T, B, I = (int(s) for s in xa.shape)
-    whh = same_dtype(w_hh, "w_hh", dtype)
-    if whh.ndim != 2:
-        raise ValueError(f"w_hh: expected a 2-D array of shape ({GATES[cell]}*H, H), "
-                         f"got shape {whh.shape}")
-    G, H = GATES[cell], int(whh.shape[1])
+    dtype, xa, (T, B, I) = sequence_input(x)
+    G = GATES[cell]
+    whh = matrix(w_hh, "w_hh", dtype, f"({G}*H, H)")
+    H = int(whh.shape[1])
     gs = f"{G}*H" if G > 1 else "H"
     call = Call(
         cell=cell, dtype=dtype, T=T, B=B, I=I, H=H,
@@ -247,14 +261,8 @@ def jordan_call(x, w_ih, w_yh, w_ho, b_h, b_o, y0, *, seq_lengths, hidden_activa
                 output_activation, keep_tape) -> JordanCall:
     """Validate the arguments of jordan: x (T, B, I), w_ih (H, I), w_yh (H, O),
     w_ho (O, H), b_h (H,), b_o (O,), y0 (B, O)."""
-    dtype = call_dtype(x)
-    xa = same_dtype(x, "x", dtype)
-    if xa.ndim != 3:
-        raise ValueError(f"x: expected a 3-D array of shape (T, B, I), got shape {xa.shape}")
-    T, B, I = (int(s) for s in xa.shape)
-    who = same_dtype(w_ho, "w_ho", dtype)
-    if who.ndim != 2:
-        raise ValueError(f"w_ho: expected a 2-D array of shape (O, H), got shape {who.shape}")
+    dtype, xa, (T, B, I) = sequence_input(x)
+    who = matrix(w_ho, "w_ho", dtype, "(O, H)")
     O, H = (int(s) for s in who.shape)
     return JordanCall(
         dtype=dtype, T=T, B=B, I=I, H=H, O=O, x=c_array(xa, dtype),
@@ -280,8 +288,6 @@ def jordan_upstream(c: JordanCall, dy, dy_n):
 def tape_of(out: Any, cell: str, fname: str, kind: type):
     """The tape of a forward result, or a TypeError/ValueError naming `out`.
     kind is the implementation's tape class (fast path or oracle)."""
-    from ._types import SequenceOutput
-
     if not isinstance(out, SequenceOutput):
         raise TypeError(f"out: expected the result of rnnfast.{cell}(..., keep_tape=True), "
                         f"got {type(out).__name__}")

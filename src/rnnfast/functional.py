@@ -53,7 +53,7 @@ def _forward(c: _checks.Call, copy_x: bool = True, copy_w: bool = True,
              ) -> SequenceOutput:
     """Run a validated call. packed: the weights as _kernels.pack made them
     (packed for training when c.keep_tape), kept by the tape for backward.
-    nthreads: None for get_num_threads()."""
+    nthreads: None for the current setting (_threads.for_call())."""
     y, h_n, c_n, raw = _kernels.forward(
         c.cell, c.x, c.w_ih, c.w_hh, c.b_ih, c.b_hh, c.h0, c.c0 if c.cell == "lstm" else None,
         c.peephole, c.seq_lengths, reverse=c.reverse, clip=c.clip, acts=_act_codes(c.acts),
