@@ -11,6 +11,8 @@ import rnnfast
 from rnnfast import convert, optim
 from rnnfast import reference as ref
 
+from test_bad_input import raise_alike
+
 T, B, I, H, O = 3, 2, 4, 5, 2
 R = np.random.default_rng(0)
 
@@ -49,14 +51,7 @@ JORDAN = [
 
 @pytest.mark.parametrize("case", JORDAN, ids=[c[0] for c in JORDAN])
 def test_jordan_fast_and_oracle_raise_alike(case):
-    _, call, exc, pattern = case
-    messages = []
-    for mod in (rnnfast, ref):
-        with pytest.raises(exc, match=pattern) as info:
-            call(mod)
-        assert type(info.value) is exc
-        messages.append(str(info.value))
-    assert messages[0] == messages[1]
+    raise_alike(case)
 
 
 # ---------------------------------------------------------------- fast path only

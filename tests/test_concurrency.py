@@ -27,25 +27,32 @@ def job(k):
     return [*out, *g.as_dict().values(), y, dx]
 
 
-def test_many_python_threads_get_correct_results():
-    rnnfast.set_num_threads(2)  # 12 threads x 2 OpenMP threads on this machine's cores
-    want = [job(k) for k in range(12)]
-    got = [None] * 12
-    errors = []
+def in_threads(fn, n, repeats):
+    """fn(k) for k < n, each on its own Python thread, all at once, repeated;
+    the last results, or the first error raised."""
+    got, errors = [None] * n, []
 
     def run(k):
         try:
-            for _ in range(3):
-                got[k] = job(k)
+            for _ in range(repeats):
+                got[k] = fn(k)
         except Exception as e:  # surfaced below
             errors.append(e)
 
-    threads = [threading.Thread(target=run, args=(k,)) for k in range(12)]
+    threads = [threading.Thread(target=run, args=(k,)) for k in range(n)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    assert not errors
+    if errors:
+        raise errors[0]
+    return got
+
+
+def test_many_python_threads_get_correct_results():
+    rnnfast.set_num_threads(2)  # 12 threads x 2 OpenMP threads on this machine's cores
+    want = [job(k) for k in range(12)]
+    got = in_threads(job, 12, repeats=3)
     for w, g in zip(want, got):
         for a, b in zip(w, g):
             np.testing.assert_array_equal(a, b)
@@ -114,21 +121,7 @@ def test_one_layer_in_eval_mode_serves_many_threads():
           for k in range(10)]
     for rnd in range(2):
         want = [layer(x)[0] for x in xs]
-        got, errors = [None] * len(xs), []
-
-        def run(k):
-            try:
-                for _ in range(5):
-                    got[k] = layer(xs[k])[0]
-            except Exception as e:  # surfaced below
-                errors.append(e)
-
-        threads = [threading.Thread(target=run, args=(k,)) for k in range(len(xs))]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        assert not errors
+        got = in_threads(lambda k: layer(xs[k])[0], len(xs), repeats=5)
         for w, g in zip(want, got):
             np.testing.assert_array_equal(w, g)
         layer.weight_hh_l1_reverse[0, 0] += 0.5  # the next round repacks once
