@@ -40,6 +40,15 @@
 #define VSET1(x) _mm512_set1_ps(x)
 #define VFMA(a, b, c) _mm512_fmadd_ps((a), (b), (c))
 #define VZERO() _mm512_setzero_ps()
+#define VSTORE(p, v) _mm512_storeu_ps((p), (v))
+#define VP(op) _mm512_##op##_ps
+#define VI(op) _mm512_##op##_epi32
+#define VCASTI(v) _mm512_castps_si512(v)
+#define VCASTF(v) _mm512_castsi512_ps(v)
+#define VBOOL __mmask16
+#define VCMP(a, b, pred) _mm512_cmp_ps_mask((a), (b), (pred))
+#define VSEL(m, t, f) _mm512_mask_blend_ps((m), (f), (t))
+#define VFLOOR(a) _mm512_roundscale_ps((a), _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC)
 #elif defined(__AVX2__)
 #define VEC __m256
 #define VL 8
@@ -55,6 +64,15 @@
 #define VSET1(x) _mm256_set1_ps(x)
 #define VFMA(a, b, c) _mm256_fmadd_ps((a), (b), (c))
 #define VZERO() _mm256_setzero_ps()
+#define VSTORE(p, v) _mm256_storeu_ps((p), (v))
+#define VP(op) _mm256_##op##_ps
+#define VI(op) _mm256_##op##_epi32
+#define VCASTI(v) _mm256_castps_si256(v)
+#define VCASTF(v) _mm256_castsi256_ps(v)
+#define VBOOL __m256
+#define VCMP(a, b, pred) _mm256_cmp_ps((a), (b), (pred))
+#define VSEL(m, t, f) _mm256_blendv_ps((f), (t), (m))
+#define VFLOOR(a) _mm256_floor_ps(a)
 #else
 #define NR 16
 #endif
@@ -75,6 +93,15 @@ enum { RNF_NR_F32 = NR };
 #undef VSET1
 #undef VFMA
 #undef VZERO
+#undef VSTORE
+#undef VP
+#undef VI
+#undef VCASTI
+#undef VCASTF
+#undef VBOOL
+#undef VCMP
+#undef VSEL
+#undef VFLOOR
 #undef REAL
 #undef SFX
 #undef RNF_REAL_IS_DOUBLE
@@ -98,6 +125,15 @@ enum { RNF_NR_F32 = NR };
 #define VSET1(x) _mm512_set1_pd(x)
 #define VFMA(a, b, c) _mm512_fmadd_pd((a), (b), (c))
 #define VZERO() _mm512_setzero_pd()
+#define VSTORE(p, v) _mm512_storeu_pd((p), (v))
+#define VP(op) _mm512_##op##_pd
+#define VI(op) _mm512_##op##_epi64
+#define VCASTI(v) _mm512_castpd_si512(v)
+#define VCASTF(v) _mm512_castsi512_pd(v)
+#define VBOOL __mmask8
+#define VCMP(a, b, pred) _mm512_cmp_pd_mask((a), (b), (pred))
+#define VSEL(m, t, f) _mm512_mask_blend_pd((m), (f), (t))
+#define VFLOOR(a) _mm512_roundscale_pd((a), _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC)
 #elif defined(__AVX2__)
 #define VEC __m256d
 #define VL 4
@@ -113,6 +149,15 @@ enum { RNF_NR_F32 = NR };
 #define VSET1(x) _mm256_set1_pd(x)
 #define VFMA(a, b, c) _mm256_fmadd_pd((a), (b), (c))
 #define VZERO() _mm256_setzero_pd()
+#define VSTORE(p, v) _mm256_storeu_pd((p), (v))
+#define VP(op) _mm256_##op##_pd
+#define VI(op) _mm256_##op##_epi64
+#define VCASTI(v) _mm256_castpd_si256(v)
+#define VCASTF(v) _mm256_castsi256_pd(v)
+#define VBOOL __m256d
+#define VCMP(a, b, pred) _mm256_cmp_pd((a), (b), (pred))
+#define VSEL(m, t, f) _mm256_blendv_pd((f), (t), (m))
+#define VFLOOR(a) _mm256_floor_pd(a)
 #else
 #define NR 8
 #endif

@@ -112,6 +112,178 @@ static inline REAL PW(clamp)(REAL z, REAL clip)
     return z > clip ? clip : (z < -clip ? -clip : z); /* NaN passes through */
 }
 
+#ifdef VEC
+/*
+ * The activation passes written with the ISA's vectors: the same algorithms
+ * as the scalar functions above (with fused multiply-adds), the last partial
+ * vector done with masked loads and stores, so every element goes through the
+ * same instructions wherever a thread's slice starts. gcc's own vectorisation
+ * of the scalar loops mixes vector widths and scalar fallbacks and runs
+ * several times slower.
+ */
+#define VADD(a, b) VP(add)((a), (b))
+#define VSUB(a, b) VP(sub)((a), (b))
+#define VMUL(a, b) VP(mul)((a), (b))
+#define VDIV(a, b) VP(div)((a), (b))
+#define VFNMA(a, b, c) VP(fnmadd)((a), (b), (c)) /* c - a * b */
+/* min/max return their second operand when either is NaN: VMIN(k, x) is
+ * "k < x ? k : x", which lets NaN through, like the scalar code. */
+#define VMIN(a, b) VP(min)((a), (b))
+#define VMAX(a, b) VP(max)((a), (b))
+#define VLT(a, b) VCMP((a), (b), _CMP_LT_OQ)
+#define VLE(a, b) VCMP((a), (b), _CMP_LE_OQ)
+#define VGT(a, b) VCMP((a), (b), _CMP_GT_OQ)
+#define VGE(a, b) VCMP((a), (b), _CMP_GE_OQ)
+#define VS(c) VSET1((REAL)(c))
+
+/* 2^n for integral n with a normal result: n + bias lands in the low bits of
+ * n + bias + MAGIC, and is shifted into the exponent field. */
+static inline VEC PW(pow2_v)(VEC n)
+{
+    const VEC magic = VS(PW_MAGIC);
+    return VCASTF(VI(slli)(VI(sub)(VCASTI(VADD(n, VS(PW_MAGIC + PW_BIAS))), VCASTI(magic)),
+                           PW_MANT));
+}
+
+static inline VEC PW(exp_v)(VEC x)
+{
+    x = VMIN(VS(PW_XHI), x);
+    x = VMAX(VS(PW_XLO), x);
+    const VEC n = VSUB(VFMA(x, VS(1.44269504088896340736), VS(PW_MAGIC)), VS(PW_MAGIC));
+    const VEC r = VFNMA(n, VS(PW_LN2LO), VFNMA(n, VS(PW_LN2HI), x));
+    VEC p = VS(rnf_inv_fact[PW_EXP_DEG]);
+    for (int k = PW_EXP_DEG - 1; k >= 0; --k) p = VFMA(p, r, VS(rnf_inv_fact[k]));
+    const VEC n1 = VFLOOR(VMUL(n, VS(0.5))); /* 2^n in two factors, as in vexp */
+    return VMUL(VMUL(p, PW(pow2_v)(n1)), PW(pow2_v)(VSUB(n, n1)));
+}
+
+static inline VEC PW(neg_abs_v)(VEC x) { return VP(or)(x, VS(-0.0)); }
+
+static inline VEC PW(sigmoid_ev)(VEC x, VEC e, VEC inv)
+{
+    return VSEL(VGE(x, VZERO()), inv, VMUL(e, inv));
+}
+
+static inline VEC PW(tanh_ev)(VEC x, VEC e, VEC inv)
+{
+    static const double c[4] = {-1.0 / 3, 2.0 / 15, -17.0 / 315, 62.0 / 2835};
+    const VEC x2 = VMUL(x, x);
+    VEC s = VS(c[PW_TANH_DEG - 2]);
+    for (int k = PW_TANH_DEG - 3; k >= 0; --k) s = VFMA(s, x2, VS(c[k]));
+    const VEC small = VFMA(x, VMUL(x2, s), x);
+    const VEC big = VMUL(VSUB(VS(1), e), inv);
+    const VEC ax = VP(andnot)(VS(-0.0), x);
+    return VSEL(VLT(ax, VS(0.0625)), small,
+                VSEL(VLT(x, VZERO()), VSUB(VZERO(), big), big));
+}
+
+static inline VEC PW(hard_sigmoid_v)(VEC z)
+{
+    return VMIN(VS(1), VMAX(VZERO(), VFMA(VS(0.2), z, VS(0.5))));
+}
+
+static inline VEC PW(relu_v)(VEC z) { return VSEL(VLE(z, VZERO()), VZERO(), z); }
+
+static inline VEC PW(clamp_v)(VEC z, REAL clip)
+{
+    return VMAX(VS(-clip), VMIN(VS(clip), z));
+}
+
+static inline __attribute__((always_inline)) VEC PW(act_v)(int kind, VEC z)
+{
+    switch (kind) {
+    case RNF_ACT_SIGMOID: {
+        const VEC e = PW(exp_v)(PW(neg_abs_v)(z));
+        return PW(sigmoid_ev)(z, e, VDIV(VS(1), VADD(VS(1), e)));
+    }
+    case RNF_ACT_HARD_SIGMOID: return PW(hard_sigmoid_v)(z);
+    case RNF_ACT_TANH: {
+        const VEC e = PW(exp_v)(VMUL(VS(2), PW(neg_abs_v)(z)));
+        return PW(tanh_ev)(z, e, VDIV(VS(1), VADD(VS(1), e)));
+    }
+    case RNF_ACT_RELU: return PW(relu_v)(z);
+    default: return z;
+    }
+}
+
+/* y = act(z), d = dy/dz, as in the scalar gate_grad_pass. */
+static inline __attribute__((always_inline)) void PW(act_grad_v)(int kind, VEC z, VEC *y, VEC *d)
+{
+    switch (kind) {
+    case RNF_ACT_SIGMOID: {
+        const VEC e = PW(exp_v)(PW(neg_abs_v)(z)), inv = VDIV(VS(1), VADD(VS(1), e));
+        *y = PW(sigmoid_ev)(z, e, inv);
+        *d = VMUL(VMUL(e, inv), inv);
+        break;
+    }
+    case RNF_ACT_HARD_SIGMOID: {
+        const VEC v = VFMA(VS(0.2), z, VS(0.5));
+        *y = PW(hard_sigmoid_v)(z);
+        *d = VSEL(VGT(v, VZERO()), VSEL(VLT(v, VS(1)), VS(0.2), VZERO()), VZERO());
+        break;
+    }
+    case RNF_ACT_TANH: {
+        const VEC e = PW(exp_v)(VMUL(VS(2), PW(neg_abs_v)(z)));
+        const VEC inv = VDIV(VS(1), VADD(VS(1), e));
+        *y = PW(tanh_ev)(z, e, inv);
+        *d = VMUL(VMUL(VMUL(VS(4), e), inv), inv);
+        break;
+    }
+    case RNF_ACT_RELU:
+        *y = PW(relu_v)(z);
+        *d = VSEL(VGT(z, VZERO()), VS(1), VZERO());
+        break;
+    default:
+        *y = z;
+        *d = VS(1);
+        break;
+    }
+}
+
+/* Run BODY(j, LD, ST) over [0, n): whole vectors, then one masked one. */
+#define PW_VLOOP(n, BODY)                                                                        \
+    do {                                                                                         \
+        int64_t j = 0;                                                                           \
+        for (; j + VL <= (n); j += VL) BODY(VLOAD, VSTORE_)                                       \
+        if (j < (n)) {                                                                           \
+            const VMASK vm = VMASK_N((int)((n) - j));                                            \
+            BODY(VLOADM_, VSTOREM_)                                                              \
+        }                                                                                        \
+    } while (0)
+#define VSTORE_(p, v) VSTORE((p), (v))
+#define VLOADM_(p) VLOADM(vm, (p))
+#define VSTOREM_(p, v) VSTOREM(vm, (p), (v))
+
+/* out = act(clamp(z)): a gate's activation. */
+static void PW(gate_pass)(CP cp, int kind, const REAL *z, REAL *out, int64_t n)
+{
+    const REAL clip = cp->clip;
+#define BODY(LD, ST)                                                                             \
+    {                                                                                            \
+        const VEC v = LD(z + j);                                                                 \
+        ST(out + j, PW(act_v)(kind, clip > 0 ? PW(clamp_v)(v, clip) : v));                      \
+    }
+    PW_VLOOP(n, BODY);
+#undef BODY
+}
+
+/* y = act(clamp(z)) and d = dy/dz, 0 where clip clamps (clip = 0: no clip). */
+static void PW(gate_grad_pass)(REAL clip, int kind, const REAL *z, REAL *y, REAL *d, int64_t n)
+{
+#define BODY(LD, ST)                                                                             \
+    {                                                                                            \
+        const VEC v = LD(z + j);                                                                 \
+        VEC yv, dv;                                                                              \
+        PW(act_grad_v)(kind, clip > 0 ? PW(clamp_v)(v, clip) : v, &yv, &dv);                    \
+        if (clip > 0)                                                                            \
+            dv = VSEL(VGT(v, VS(clip)), VZERO(), VSEL(VLT(v, VS(-clip)), VZERO(), dv));          \
+        ST(y + j, yv);                                                                           \
+        ST(d + j, dv);                                                                           \
+    }
+    PW_VLOOP(n, BODY);
+#undef BODY
+}
+#else
 /* out = act(z) (no clip); out may be z. */
 static void PW(act_pass)(int kind, const REAL *z, REAL *out, int64_t n)
 {
@@ -197,10 +369,53 @@ static void PW(gate_grad_pass)(REAL clip, int kind, const REAL *z, REAL *y, REAL
         for (int64_t j = 0; j < n; ++j) d[j] = (z[j] > clip || z[j] < -clip) ? (REAL)0 : d[j];
 }
 
+#endif /* VEC */
+
 /* ---------------------------------------------------------------- LSTM */
 
-/* xw: [4H] input projection with biases; hw: [4H] U h, overwritten with the
- * gate activations; cpv: c; writes cn, y (= hn) and, if zt, pre-activations. */
+/* xw: [4H] input projection with biases; hw: [4H] U h; cpv: c; writes cn,
+ * y (= hn) and, if zt, pre-activations. zt may be xw (the training tape). */
+#ifdef VEC
+/* One pass: each vector of units goes from pre-activations to h and c in
+ * registers. */
+static void PW(lstm_fwd)(CP cp, int64_t H, int64_t j0, int64_t j1, const REAL *xw, REAL *hw,
+                         const REAL *cpv, REAL *hn, REAL *cn, REAL *y, REAL *zt)
+{
+    const int64_t n = j1 - j0;
+    const REAL *p = cp->peephole ? cp->peephole + j0 : NULL, clip = cp->clip;
+    const int a0 = cp->act[0], a1 = cp->act[1], a2 = cp->act[2];
+    xw += j0, hw += j0, cpv += j0, hn += j0, cn += j0, y += j0;
+    if (zt) zt += j0;
+#define GATE(a, z) PW(act_v)((a), clip > 0 ? PW(clamp_v)((z), clip) : (z))
+#define BODY(LD, ST)                                                                             \
+    {                                                                                            \
+        const VEC c = LD(cpv + j);                                                               \
+        VEC zi = VADD(LD(xw + j), LD(hw + j));                                                   \
+        VEC zf = VADD(LD(xw + H + j), LD(hw + H + j));                                           \
+        const VEC zg = VADD(LD(xw + 2 * H + j), LD(hw + 2 * H + j));                             \
+        VEC zo = VADD(LD(xw + 3 * H + j), LD(hw + 3 * H + j));                                   \
+        if (p) {                                                                                 \
+            zi = VADD(zi, VMUL(LD(p + j), c));                                                   \
+            zf = VADD(zf, VMUL(LD(p + H + j), c));                                               \
+        }                                                                                        \
+        const VEC c1 = VADD(VMUL(GATE(a0, zf), c), VMUL(GATE(a0, zi), GATE(a1, zg)));            \
+        ST(cn + j, c1);                                                                          \
+        if (p) zo = VADD(zo, VMUL(LD(p + 2 * H + j), c1));                                       \
+        const VEC h = VMUL(GATE(a0, zo), PW(act_v)(a2, c1));                                     \
+        ST(y + j, h);                                                                            \
+        ST(hn + j, h);                                                                           \
+        if (zt) {                                                                                \
+            ST(zt + j, zi);                                                                      \
+            ST(zt + H + j, zf);                                                                  \
+            ST(zt + 2 * H + j, zg);                                                              \
+            ST(zt + 3 * H + j, zo);                                                              \
+        }                                                                                        \
+    }
+    PW_VLOOP(n, BODY);
+#undef BODY
+#undef GATE
+}
+#else
 static void PW(lstm_fwd)(CP cp, int64_t H, int64_t j0, int64_t j1, const REAL *xw, REAL *hw,
                          const REAL *cpv, REAL *hn, REAL *cn, REAL *y, REAL *zt)
 {
@@ -236,6 +451,8 @@ static void PW(lstm_fwd)(CP cp, int64_t H, int64_t j0, int64_t j1, const REAL *x
         hn[j] = y[j];
     }
 }
+
+#endif
 
 /* dh, dc: gradient reaching h' and c'. Writes dz [4H] (gate pre-activation
  * gradients), dcp (to c) and adds to dpeep [3H]. */
@@ -428,6 +645,24 @@ static void PW(rnn_bwd)(CP cp, int64_t j0, int64_t j1, const REAL *zt, const REA
     for (int64_t j = 0; j < n; ++j) dz[j] = dh[j] * dz[j];
 }
 
+#ifdef VEC
+#undef VADD
+#undef VSUB
+#undef VMUL
+#undef VDIV
+#undef VFNMA
+#undef VMIN
+#undef VMAX
+#undef VLT
+#undef VLE
+#undef VGT
+#undef VGE
+#undef VS
+#undef PW_VLOOP
+#undef VSTORE_
+#undef VLOADM_
+#undef VSTOREM_
+#endif
 #undef PW_MAGIC
 #undef PW_BIAS
 #undef PW_MANT
