@@ -95,7 +95,7 @@ static rnf_status FN(rnf_jordan_forward)(const rnf_jordan_desc *d, const rnf_jor
             }
             if (nact > 0) {
                 /* hidden layer, own units: h = act_h(xW + y_{t-1} U^T) */
-                o->gemm(nact, j1 - j0, O, yc, O, 1, u_t, O, hw + j0, H, 0);
+                o->gemm(nact, j1 - j0, O, yc, O, 1, u_t, O, hw + j0, H, 0, NULL);
                 for (int64_t p = 0; p < nact; ++p) {
                     const int64_t tb = s * B + perm[p];
                     REAL *xr = xw + (d->training ? tb : (s - s0) * B + perm[p]) * H;
@@ -104,7 +104,7 @@ static rnf_status FN(rnf_jordan_forward)(const rnf_jordan_desc *d, const rnf_jor
                 }
                 RNF_SYNC();
                 /* output layer, own units: y = act_o(V h + b_o) */
-                o->gemm(nact, k1 - k0, H, hb, H, 1, v_t, H, ob + k0, O, 0);
+                o->gemm(nact, k1 - k0, H, hb, H, 1, v_t, H, ob + k0, O, 0, NULL);
                 for (int64_t p = 0; p < nact; ++p) {
                     const int64_t tb = s * B + perm[p];
                     if (t_yp)
@@ -210,7 +210,7 @@ static rnf_status FN(rnf_jordan_backward)(const rnf_jordan_desc *d,
             if (nact > 0) {
                 RNF_SYNC();
                 /* hidden layer, own units: da = (do . V) * act_h'(a_t) */
-                o->gemm(nact, j1 - j0, O, dos, O, 1, v_t, O, dhb + j0, H, 0);
+                o->gemm(nact, j1 - j0, O, dos, O, 1, v_t, O, dhb + j0, H, 0, NULL);
                 for (int64_t p = 0; p < nact; ++p) {
                     const int64_t tb = s * B + perm[p];
                     o->rnn_bwd(&cph, j0, j1, t_a + tb * H, dhb + p * H, dA + tb * H, scr);
@@ -222,7 +222,7 @@ static rnf_status FN(rnf_jordan_backward)(const rnf_jordan_desc *d,
             if (nact > 0) {
                 RNF_SYNC();
                 /* own output units of the gradient reaching y_{t-1}: da . U */
-                o->gemm(nact, k1 - k0, H, das, H, 1, u_t, H, dyb + k0, O, 0);
+                o->gemm(nact, k1 - k0, H, das, H, 1, u_t, H, dyb + k0, O, 0, NULL);
             }
         }
         for (int64_t p = 0; p < B; ++p)
@@ -230,7 +230,7 @@ static rnf_status FN(rnf_jordan_backward)(const rnf_jordan_desc *d,
         RNF_SYNC();
         /* the big products over all T*B rows */
         rnf_split(TB, nth, tid, &lo, &hi);
-        o->gemm(hi - lo, I, H, dA + lo * H, H, 1, wb_p, H, dx + lo * I, I, 0);
+        o->gemm(hi - lo, I, H, dA + lo * H, H, 1, wb_p, H, dx + lo * I, I, 0, NULL);
         rnf_split(H, nth, tid, &lo, &hi);
         FN(gemm_rowmajor_b)(o, hi - lo, I, TB, dA + lo, 1, H, x, I, dW + lo * I, I, bbuf);
         FN(gemm_rowmajor_b)(o, hi - lo, O, TB, dA + lo, 1, H, t_yp, O, dU + lo * O, O, bbuf);

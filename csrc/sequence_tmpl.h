@@ -50,13 +50,13 @@ static void FN(gemm_rowmajor_b)(const OPS *o, int64_t M, int64_t N, int64_t K, c
                                 int64_t a_rs, int64_t a_cs, const REAL *B, int64_t ldb, REAL *C,
                                 int64_t ldc, REAL *buf)
 {
-    if (K == 0) o->gemm(M, N, 0, A, a_rs, a_cs, buf, 0, C, ldc, 0);
+    if (K == 0) o->gemm(M, N, 0, A, a_rs, a_cs, buf, 0, C, ldc, 0, NULL);
     for (int64_t k0 = 0; k0 < K; k0 += RNF_KB) {
         const int64_t kb = K - k0 < RNF_KB ? K - k0 : RNF_KB;
         for (int64_t n0 = 0; n0 < N; n0 += RNF_NB) {
             const int64_t nb = N - n0 < RNF_NB ? N - n0 : RNF_NB;
             o->pack(kb, nb, B + k0 * ldb + n0, ldb, 1, buf);
-            o->gemm(M, nb, kb, A + k0 * a_cs, a_rs, a_cs, buf, kb, C + n0, ldc, k0 > 0);
+            o->gemm(M, nb, kb, A + k0 * a_cs, a_rs, a_cs, buf, kb, C + n0, ldc, k0 > 0, NULL);
         }
     }
 }
@@ -110,11 +110,11 @@ static void FN(recurrent)(const OPS *o, int64_t M, int64_t G, int64_t ng, int64_
     const int64_t nr = o->nr;
     if (M > 2 || ng < G) {
         for (int64_t g = g0; g < g0 + ng; ++g)
-            o->gemm(M, w, H, A, H, 1, whh_t + g * H * nr, G * H, hw + g * H, ldh, 0);
+            o->gemm(M, w, H, A, H, 1, whh_t + g * H * nr, G * H, hw + g * H, ldh, 0, NULL);
         return;
     }
     const int64_t np = (w + nr - 1) / nr, ldt = np * G * nr;
-    o->gemm(M, ldt, H, A, H, 1, whh_t, H, hwt, ldt, 0);
+    o->gemm(M, ldt, H, A, H, 1, whh_t, H, hwt, ldt, 0, NULL);
     for (int64_t m = 0; m < M; ++m)
         for (int64_t q = 0; q < np; ++q)
             for (int64_t g = 0; g < G; ++g)
@@ -128,11 +128,9 @@ static void FN(project)(const OPS *o, int64_t G, int64_t GH, int64_t H, int64_t 
                         const REAL *A, int64_t lda, const REAL *wih_t, const REAL *bias_x,
                         int64_t j0, int64_t j1, REAL *xw)
 {
-    for (int64_t m = 0; m < rows; ++m)
-        for (int64_t g = 0; g < G; ++g)
-            for (int64_t j = j0; j < j1; ++j) xw[m * GH + g * H + j] = bias_x[g * H + j];
     for (int64_t g = 0; g < G; ++g)
-        o->gemm(rows, j1 - j0, I, A, lda, 1, wih_t + g * I * o->nr, G * I, xw + g * H + j0, GH, 1);
+        o->gemm(rows, j1 - j0, I, A, lda, 1, wih_t + g * I * o->nr, G * I, xw + g * H + j0, GH, 0,
+                bias_x + g * H + j0);
 }
 
 static rnf_status FN(rnf_forward)(const rnf_desc *d, const rnf_fwd_args *a, void *workspace,
@@ -471,7 +469,7 @@ static rnf_status FN(rnf_backward)(const rnf_desc *d, const rnf_bwd_args *a, voi
                 if (orig_gru) {
                     RNF_SYNC();
                     o->gemm(nact, j1 - j0, H, dg + 2 * H, GH, 1, whb_p + p0 * GH * nr + 2 * H * nr,
-                            GH, drh + j0, H, 0);
+                            GH, drh + j0, H, 0, NULL);
                     for (int64_t p = 0; p < nact; ++p) {
                         const int64_t tb = FN(time_of)(d->reverse, plen[p], s) * B + perm[p];
                         o->gru_r_bwd(&cp, j0, j1, zt_all + tb * GH, hprev + tb * H, drh + p * H,
@@ -480,7 +478,7 @@ static rnf_status FN(rnf_backward)(const rnf_desc *d, const rnf_bwd_args *a, voi
                     }
                 }
                 RNF_SYNC();
-                o->gemm(nact, j1 - j0, Khh, dg, GH, 1, whb_p + p0 * GH * nr, GH, dhn + j0, H, 1);
+                o->gemm(nact, j1 - j0, Khh, dg, GH, 1, whb_p + p0 * GH * nr, GH, dhn + j0, H, 1, NULL);
             }
             cur ^= 1;
         }
@@ -492,7 +490,7 @@ static rnf_status FN(rnf_backward)(const rnf_desc *d, const rnf_bwd_args *a, voi
         RNF_SYNC();
         /* The big products over all T*B rows. */
         rnf_split(TB, nth, tid, &lo, &hi);
-        o->gemm(hi - lo, I, GH, dgi + lo * GH, GH, 1, wib_p, GH, dx + lo * I, I, 0);
+        o->gemm(hi - lo, I, GH, dgi + lo * GH, GH, 1, wib_p, GH, dx + lo * I, I, 0, NULL);
         rnf_split(GH, nth, tid, &lo, &hi);
         FN(gemm_rowmajor_b)(o, hi - lo, I, TB, dgi + lo, 1, GH, x, I, dw_ih + lo * I, I, bbuf);
         FN(colsum)(TB, GH, dgi, db_ih, lo, hi);

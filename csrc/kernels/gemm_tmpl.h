@@ -59,7 +59,8 @@ static inline VMASK KFN(mask_of)(int valid)
 /* MR (1..MR_MAX) rows x one panel (2 vectors). */
 static inline __attribute__((always_inline)) void
 KFN(kern_tall)(const int MR, int64_t kc, const REAL *restrict A, int64_t a_rs, int64_t a_cs,
-               const REAL *restrict Bp, REAL *restrict C, int64_t ldc, int load_c, int ncols)
+               const REAL *restrict Bp, REAL *restrict C, int64_t ldc, int load_c,
+               const REAL *restrict bias, int ncols)
 {
     const VMASK m0 = KFN(mask_of)(ncols), m1 = KFN(mask_of)(ncols - VL);
 #define DECL(i) VEC c##i##a = VZERO(), c##i##b = VZERO();
@@ -69,6 +70,9 @@ KFN(kern_tall)(const int MR, int64_t kc, const REAL *restrict A, int64_t a_rs, i
     if (MR > i && load_c) {                                                                      \
         c##i##a = VLOADM(m0, C + i * ldc);                                                       \
         c##i##b = VLOADM(m1, C + i * ldc + VL);                                                  \
+    } else if (MR > i && bias) {                                                                 \
+        c##i##a = VLOADM(m0, bias);                                                              \
+        c##i##b = VLOADM(m1, bias + VL);                                                         \
     }
     RNF_ROWS(INIT)
 #undef INIT
@@ -100,7 +104,7 @@ KFN(kern_tall)(const int MR, int64_t kc, const REAL *restrict A, int64_t a_rs, i
 static inline __attribute__((always_inline)) void
 KFN(kern_wide)(const int MR, const int NP, int64_t kc, const REAL *restrict A, int64_t a_rs,
                int64_t a_cs, const REAL *restrict Bp, int64_t pstride, REAL *restrict C,
-               int64_t ldc, int load_c, int ncols)
+               int64_t ldc, int load_c, const REAL *restrict bias, int ncols)
 {
 #define COL(v) ((v) / 2 * NR + (v) % 2 * VL)
 #define MASK(v) const VMASK m##v = KFN(mask_of)((v) / 2 == NP - 1 ? ncols - (v) % 2 * VL : VL);
@@ -113,6 +117,9 @@ KFN(kern_wide)(const int MR, const int NP, int64_t kc, const REAL *restrict A, i
     if (2 * NP > v && load_c) {                                                                  \
         r0##v = VLOADM(m##v, C + COL(v));                                                        \
         if (MR > 1) r1##v = VLOADM(m##v, C + ldc + COL(v));                                      \
+    } else if (2 * NP > v && bias) {                                                             \
+        r0##v = VLOADM(m##v, bias + COL(v));                                                     \
+        r1##v = r0##v;                                                                           \
     }
     RNF_VECS(INIT)
 #undef INIT
@@ -138,13 +145,15 @@ KFN(kern_wide)(const int MR, const int NP, int64_t kc, const REAL *restrict A, i
 #undef COL
 }
 
-/* Rows [0, mr) of one k-block against panels [q, q + np). */
+/* Rows [0, mr) of one k-block against panels [q, q + np); the accumulators
+ * start from C (load_c), else from the row bias (if not NULL), else 0. */
 static void KFN(block)(int64_t mr, int np, int64_t kc, const REAL *A, int64_t a_rs,
                        int64_t a_cs, const REAL *Bp, int64_t pstride, REAL *C, int64_t ldc,
-                       int load_c, int ncols)
+                       int load_c, const REAL *bias, int ncols)
 {
-#define RNF_K(m, p) KFN(kern_tall)(m, kc, A, a_rs, a_cs, Bp, C, ldc, load_c, ncols)
-#define RNF_W(m, p) KFN(kern_wide)(m, p, kc, A, a_rs, a_cs, Bp, pstride, C, ldc, load_c, ncols)
+#define RNF_K(m, p) KFN(kern_tall)(m, kc, A, a_rs, a_cs, Bp, C, ldc, load_c, bias, ncols)
+#define RNF_W(m, p)                                                                              \
+    KFN(kern_wide)(m, p, kc, A, a_rs, a_cs, Bp, pstride, C, ldc, load_c, bias, ncols)
     if (np == 1) {
         switch (mr) {
         case 1: RNF_K(1, 1); break;
@@ -184,16 +193,19 @@ static void KFN(block)(int64_t mr, int np, int64_t kc, const REAL *A, int64_t a_
 /*
  * C[M, N] (+)= A[M, K] . B[K, N] with B packed in panels of Kp >= K rows, N
  * counted from a panel boundary. C is written only in its M x N window.
+ * Without acc, each row's chain starts from bias[N] (NULL: from 0).
  */
 void KFN(rnf_gemm_packed)(int64_t M, int64_t N, int64_t K, const REAL *A, int64_t a_rs,
-                          int64_t a_cs, const REAL *Bp, int64_t Kp, REAL *C, int64_t ldc, int acc)
+                          int64_t a_cs, const REAL *Bp, int64_t Kp, REAL *C, int64_t ldc, int acc,
+                          const REAL *bias)
 {
     if (M <= 0 || N <= 0) return;
     const int64_t npan = (N + NR - 1) / NR;
+    if (acc) bias = NULL;
     if (K <= 0) {
         if (!acc)
             for (int64_t m = 0; m < M; ++m)
-                for (int64_t n = 0; n < N; ++n) C[m * ldc + n] = 0;
+                for (int64_t n = 0; n < N; ++n) C[m * ldc + n] = bias ? bias[n] : 0;
         return;
     }
     for (int64_t m0 = 0; m0 < M; m0 += RNF_MC) {
@@ -201,6 +213,7 @@ void KFN(rnf_gemm_packed)(int64_t M, int64_t N, int64_t K, const REAL *A, int64_
         for (int64_t k0 = 0; k0 < K; k0 += RNF_KC) {
             const int64_t kc = K - k0 < RNF_KC ? K - k0 : RNF_KC;
             const int load_c = acc || k0 > 0;
+            const REAL *b0 = load_c ? NULL : bias;
             const REAL *Ab = A + m0 * a_rs + k0 * a_cs;
             const REAL *Bb = Bp + k0 * NR;
             REAL *Cb = C + m0 * ldc;
@@ -212,7 +225,8 @@ void KFN(rnf_gemm_packed)(int64_t M, int64_t N, int64_t K, const REAL *A, int64_
                     const int np = (int)(npan - q < npw ? npan - q : npw);
                     const int nc = (int)(N - (q + np - 1) * NR);
                     KFN(block)(mb, np, kc, Ab, a_rs, a_cs, Bb + q * Kp * NR, Kp * NR,
-                               Cb + q * NR, ldc, load_c, nc > NR ? NR : nc);
+                               Cb + q * NR, ldc, load_c, b0 ? b0 + q * NR : NULL,
+                               nc > NR ? NR : nc);
                 }
                 continue;
             }
@@ -224,7 +238,8 @@ void KFN(rnf_gemm_packed)(int64_t M, int64_t N, int64_t K, const REAL *A, int64_
                 for (int64_t blk = 0, i = 0; blk < nblk; ++blk) {
                     const int64_t mr = (mb - i) / (nblk - blk) + ((mb - i) % (nblk - blk) != 0);
                     KFN(block)(mr, 1, kc, Ab + i * a_rs, a_rs, a_cs, Bb + q * Kp * NR, Kp * NR,
-                               Cb + i * ldc + q * NR, ldc, load_c, nc > NR ? NR : nc);
+                               Cb + i * ldc + q * NR, ldc, load_c, b0 ? b0 + q * NR : NULL,
+                               nc > NR ? NR : nc);
                     i += mr;
                 }
             }
@@ -236,7 +251,10 @@ void KFN(rnf_gemm_packed)(int64_t M, int64_t N, int64_t K, const REAL *A, int64_
                 for (int64_t i = 0; i < mb; ++i) {
                     REAL c[NR];
                     for (int64_t n = 0; n < NR; ++n)
-                        c[n] = (load_c && n < nc) ? Cb[i * ldc + q * NR + n] : 0;
+                        c[n] = n >= nc ? 0
+                               : load_c ? Cb[i * ldc + q * NR + n]
+                               : b0     ? b0[q * NR + n]
+                                        : 0;
                     const REAL *a = Ab + i * a_rs;
                     for (int64_t k = 0; k < kc; ++k) {
                         const REAL av = a[k * a_cs];

@@ -8,7 +8,8 @@
  * packed in panels by pack() (see gemm_tmpl.h): panel q holds columns
  * [q*nr, q*nr + nr) for Kp rows; the call uses its first K rows. Every C
  * element is one multiply-add chain over k = 0..K-1 in order, started from C
- * (acc = 1) or 0 (acc = 0, C not read), so callers may split the output
+ * (acc = 1) or from the row vector bias[N] (acc = 0; NULL: from 0, C not
+ * read), so callers may split the output
  * between threads any way and get the same bits.
  *
  * Pointwise contract: each function handles one batch row and the hidden
@@ -36,7 +37,8 @@
         int nr; /* panel width */                                                                \
         void (*pack)(int64_t K, int64_t N, const REAL *B, int64_t b_rs, int64_t b_cs, REAL *Bp); \
         void (*gemm)(int64_t M, int64_t N, int64_t K, const REAL *A, int64_t a_rs,             \
-                     int64_t a_cs, const REAL *Bp, int64_t Kp, REAL *C, int64_t ldc, int acc);  \
+                     int64_t a_cs, const REAL *Bp, int64_t Kp, REAL *C, int64_t ldc, int acc,   \
+                     const REAL *bias);                                                          \
         /* scratch: 8 * H elements of the calling thread */                                      \
         void (*lstm_fwd)(RNF_CAT(rnf_cp_, SFX), int64_t H, int64_t j0, int64_t j1,             \
                          const REAL *xw, REAL *hw, const REAL *cpv, REAL *hn, REAL *cn, REAL *y, \
