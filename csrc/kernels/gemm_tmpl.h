@@ -17,6 +17,10 @@
 #define RNF_KC 256 /* k-block: an NR-wide panel slice of KC rows (32 KB f32) stays in L1 */
 #define RNF_MC 240 /* m-block: MC rows of A times KC stay in L2 */
 #endif
+/* A rows copied at a time (a multiple of MR_MAX; the buffer lives on the
+ * stack: 52 KB in float, 104 KB in double) and the padding of their stride. */
+#define RNF_ACOPY_ROWS 48
+#define RNF_ACOPY_PAD 16
 
 void KFN(rnf_pack)(int64_t K, int64_t N, const REAL *restrict B, int64_t b_rs, int64_t b_cs,
                    REAL *restrict Bp)
@@ -208,8 +212,20 @@ void KFN(rnf_gemm_packed)(int64_t M, int64_t N, int64_t K, const REAL *A, int64_
                 for (int64_t n = 0; n < N; ++n) C[m * ldc + n] = bias ? bias[n] : 0;
         return;
     }
-    for (int64_t m0 = 0; m0 < M; m0 += RNF_MC) {
-        const int64_t mb = M - m0 < RNF_MC ? M - m0 : RNF_MC;
+    /* equal m-blocks (256 rows: 128 + 128, not 240 + 16, whose 16 rows would
+     * stream all of B again for little work) */
+    const int64_t nmb = (M + RNF_MC - 1) / RNF_MC, mcb = (M + nmb - 1) / nmb;
+#ifdef VEC
+    /* Rows 2 KB or 4 KB apart (H = 512, 1024 in float) fall into one or two
+     * L1 sets, and the MR rows a micro-kernel reads evict each other; such
+     * rows are first copied, a few row blocks at a time, to a buffer whose
+     * padded stride spreads them over the sets. */
+    const int64_t stride_bytes = a_rs * (int64_t)sizeof(REAL);
+    const int copy_a = a_cs == 1 && M > 2 && (stride_bytes & 2047) == 0;
+    REAL abuf[RNF_ACOPY_ROWS * (RNF_KC + RNF_ACOPY_PAD)] __attribute__((aligned(64)));
+#endif
+    for (int64_t m0 = 0; m0 < M; m0 += mcb) {
+        const int64_t mb = M - m0 < mcb ? M - m0 : mcb;
         for (int64_t k0 = 0; k0 < K; k0 += RNF_KC) {
             const int64_t kc = K - k0 < RNF_KC ? K - k0 : RNF_KC;
             const int load_c = acc || k0 > 0;
@@ -230,17 +246,29 @@ void KFN(rnf_gemm_packed)(int64_t M, int64_t N, int64_t K, const REAL *A, int64_
                 }
                 continue;
             }
-            /* equal row blocks (16 rows: 8 + 8, not 12 + 4): every call keeps
-             * enough independent accumulator chains */
-            const int64_t nblk = (mb + MR_MAX - 1) / MR_MAX;
-            for (int64_t q = 0; q < npan; ++q) {
-                const int nc = (int)(N - q * NR);
-                for (int64_t blk = 0, i = 0; blk < nblk; ++blk) {
-                    const int64_t mr = (mb - i) / (nblk - blk) + ((mb - i) % (nblk - blk) != 0);
-                    KFN(block)(mr, 1, kc, Ab + i * a_rs, a_rs, a_cs, Bb + q * Kp * NR, Kp * NR,
-                               Cb + i * ldc + q * NR, ldc, load_c, b0 ? b0 + q * NR : NULL,
-                               nc > NR ? NR : nc);
-                    i += mr;
+            const int64_t sub = copy_a ? RNF_ACOPY_ROWS : mb; /* rows per pass over B */
+            for (int64_t s0 = 0; s0 < mb; s0 += sub) {
+                const int64_t sb = mb - s0 < sub ? mb - s0 : sub;
+                const REAL *As = Ab + s0 * a_rs;
+                int64_t rs = a_rs;
+                if (copy_a) {
+                    rs = kc + RNF_ACOPY_PAD;
+                    for (int64_t i = 0; i < sb; ++i)
+                        memcpy(abuf + i * rs, As + i * a_rs, (size_t)kc * sizeof(REAL));
+                    As = abuf;
+                }
+                /* equal row blocks (16 rows: 8 + 8, not 12 + 4): every call keeps
+                 * enough independent accumulator chains */
+                const int64_t nblk = (sb + MR_MAX - 1) / MR_MAX;
+                for (int64_t q = 0; q < npan; ++q) {
+                    const int nc = (int)(N - q * NR);
+                    for (int64_t blk = 0, i = 0; blk < nblk; ++blk) {
+                        const int64_t mr = (sb - i) / (nblk - blk) + ((sb - i) % (nblk - blk) != 0);
+                        KFN(block)(mr, 1, kc, As + i * rs, rs, a_cs, Bb + q * Kp * NR, Kp * NR,
+                                   Cb + (s0 + i) * ldc + q * NR, ldc, load_c,
+                                   b0 ? b0 + q * NR : NULL, nc > NR ? NR : nc);
+                        i += mr;
+                    }
                 }
             }
 #else
