@@ -11,6 +11,8 @@ import threading
 
 import numpy as np
 
+from rnnfast import _tapes
+
 cimport numpy as cnp
 from libc.stdint cimport int64_t
 from libc.string cimport memcmp
@@ -174,8 +176,9 @@ def _workspace(size_t n):
 
 
 def release_workspace():
-    """Drop this thread's cached workspace buffer."""
+    """Drop this thread's cached workspace and idle tape buffers."""
     _cache.ws = None
+    _tapes.release()
 
 
 def forward(str cell, x, w_ih, w_hh, b_ih, b_hh, h0, c0, peephole, seq_lengths, *,
@@ -198,7 +201,7 @@ def forward(str cell, x, w_ih, w_hh, b_ih, b_hh, h0, c0, peephole, seq_lengths, 
     cdef size_t fw = 0, bw = 0, tb = 0
     _raise_status(rnf_query(&d, &fw, &bw, &tb), "forward")
     ws = _workspace(fw)
-    tape = _alloc_bytes(tb, "tape") if training else None
+    tape = _tapes.take(tb) if training else None
     y = np.empty((T, B, H), dtype=dtype)
     h_n = np.empty((B, H), dtype=dtype)
     c_n = np.empty((B, H), dtype=dtype) if lstm else None
@@ -315,7 +318,7 @@ def jordan_forward(x, w_ih, w_yh, b_h, w_ho, b_o, y0, seq_lengths, *, int act_h,
     cdef size_t fw = 0, bw = 0, tb = 0
     _raise_status(rnf_jordan_query(&d, &fw, &bw, &tb), "forward")
     ws = _workspace(fw)
-    tape = _alloc_bytes(tb, "tape") if training else None
+    tape = _tapes.take(tb) if training else None
     y = np.empty((T, B, O), dtype=dtype)
     y_n = np.empty((B, O), dtype=dtype)
     cdef rnf_jordan_fwd_args a

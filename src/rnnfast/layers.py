@@ -111,6 +111,7 @@ class _Recurrent(Module):
         h0, c0 = self._states(h0, "hx[0]" if self._cell == "lstm" else "hx", B), \
             self._states(c0, "hx[1]", B)
         lens = _checks.lengths(seq_lengths, T, B)
+        self._state = None  # the last call's tapes: free for reuse (rnnfast._tapes)
         H, D, lstm = self.hidden_size, self.num_directions, self._cell == "lstm"
         h_n = np.empty((self.num_layers * D, B, H), dtype=self.dtype)
         c_n = np.empty_like(h_n) if lstm else None

@@ -1,0 +1,68 @@
+"""Recycled tape buffers.
+
+A training forward writes a tape (every step's gates and states) that only
+its backward reads; a training loop makes one per call. Fresh pages from the
+OS arrive zeroed by the kernel, which costs about 5 % of an LSTM training step
+at T=100, B=64, H=512 on 2 cores. So each thread keeps a few tape buffers and
+hands one out again once nothing refers to it any more: a buffer is idle when
+its reference count is what the pool alone gives it (every NumPy view of it,
+and every view of such a view, refers to it as its base), so a tape still
+held by an output or a layer is never reused.
+"""
+from __future__ import annotations
+
+import sys
+import threading
+
+import numpy as np
+
+POOL_BYTES = 1 << 30  # most bytes of tape buffers one thread keeps
+POOL_COUNT = 8  # most tape buffers one thread keeps (a 4-layer bidirectional stack)
+_local = threading.local()
+
+
+def _refs(pool: list, i: int) -> int:
+    return sys.getrefcount(pool[i])
+
+
+_IDLE = _refs([bytearray()], 0)  # the count of an object only a list holds
+
+
+def _pool() -> list:
+    pool = getattr(_local, "pool", None)
+    if pool is None:
+        pool = _local.pool = []
+    return pool
+
+
+def take(n: int) -> np.ndarray:
+    """A writable uint8 array of n bytes, contents undefined."""
+    pool = _pool()
+    best = -1
+    for i in range(len(pool)):
+        if pool[i].nbytes >= n and _refs(pool, i) == _IDLE and (
+                best < 0 or pool[i].nbytes < pool[best].nbytes):
+            best = i
+    if best >= 0:
+        return pool[best][:n]
+    try:
+        buf = np.empty(n, dtype=np.uint8)
+    except (MemoryError, ValueError) as e:
+        raise MemoryError(f"cannot allocate {n} bytes of tape") from e
+    # room for it: drop idle buffers until the pool's limits allow one more
+    i = 0
+    while i < len(pool) and (len(pool) >= POOL_COUNT
+                             or sum(b.nbytes for b in pool) + n > POOL_BYTES):
+        if _refs(pool, i) == _IDLE:
+            del pool[i]
+        else:
+            i += 1
+    if len(pool) < POOL_COUNT and sum(b.nbytes for b in pool) + n <= POOL_BYTES:
+        pool.append(buf)
+        return buf[:n]
+    return buf
+
+
+def release() -> None:
+    """Forget this thread's tape buffers (tapes in use stay valid)."""
+    _local.pool = []
