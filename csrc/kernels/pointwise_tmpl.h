@@ -267,16 +267,22 @@ static void PW(gate_pass)(CP cp, int kind, const REAL *z, REAL *out, int64_t n)
 #undef BODY
 }
 
+/* A gate from its pre-activation v: y = act(clamp(v)), d = dy/dv, 0 where
+ * clip clamps (clip = 0: no clip). */
+static inline __attribute__((always_inline)) void PW(gate_grad_v)(REAL clip, int kind, VEC v,
+                                                                  VEC *y, VEC *d)
+{
+    PW(act_grad_v)(kind, clip > 0 ? PW(clamp_v)(v, clip) : v, y, d);
+    if (clip > 0) *d = VSEL(VGT(v, VS(clip)), VZERO(), VSEL(VLT(v, VS(-clip)), VZERO(), *d));
+}
+
 /* y = act(clamp(z)) and d = dy/dz, 0 where clip clamps (clip = 0: no clip). */
 static void PW(gate_grad_pass)(REAL clip, int kind, const REAL *z, REAL *y, REAL *d, int64_t n)
 {
 #define BODY(LD, ST)                                                                             \
     {                                                                                            \
-        const VEC v = LD(z + j);                                                                 \
         VEC yv, dv;                                                                              \
-        PW(act_grad_v)(kind, clip > 0 ? PW(clamp_v)(v, clip) : v, &yv, &dv);                    \
-        if (clip > 0)                                                                            \
-            dv = VSEL(VGT(v, VS(clip)), VZERO(), VSEL(VLT(v, VS(-clip)), VZERO(), dv));          \
+        PW(gate_grad_v)(clip, kind, LD(z + j), &yv, &dv);                                        \
         ST(y + j, yv);                                                                           \
         ST(d + j, dv);                                                                           \
     }
@@ -456,6 +462,50 @@ static void PW(lstm_fwd)(CP cp, int64_t H, int64_t j0, int64_t j1, const REAL *x
 
 /* dh, dc: gradient reaching h' and c'. Writes dz [4H] (gate pre-activation
  * gradients), dcp (to c) and adds to dpeep [3H]. */
+#ifdef VEC
+static void PW(lstm_bwd)(CP cp, int64_t H, int64_t j0, int64_t j1, const REAL *zt,
+                         const REAL *cpv, const REAL *dh, const REAL *dc, REAL *dz, REAL *dcp,
+                         REAL *dpeep, REAL *s)
+{
+    (void)s;
+    const int64_t n = j1 - j0;
+    const REAL *p = cp->peephole ? cp->peephole + j0 : NULL, clip = cp->clip;
+    REAL *dp = p ? dpeep + j0 : NULL;
+    const int a0 = cp->act[0], a1 = cp->act[1], a2 = cp->act[2];
+    zt += j0, cpv += j0, dh += j0, dc += j0, dz += j0, dcp += j0;
+#define BODY(LD, ST)                                                                             \
+    {                                                                                            \
+        VEC i, di, f, df, g, dg, o, dO, hc, dhc;                                                 \
+        PW(gate_grad_v)(clip, a0, LD(zt + j), &i, &di);                                          \
+        PW(gate_grad_v)(clip, a0, LD(zt + H + j), &f, &df);                                      \
+        PW(gate_grad_v)(clip, a1, LD(zt + 2 * H + j), &g, &dg);                                  \
+        PW(gate_grad_v)(clip, a0, LD(zt + 3 * H + j), &o, &dO);                                  \
+        const VEC c = LD(cpv + j), dhv = LD(dh + j);                                             \
+        const VEC c1 = VADD(VMUL(f, c), VMUL(i, g));                                             \
+        PW(act_grad_v)(a2, c1, &hc, &dhc);                                                       \
+        dO = VMUL(VMUL(dhv, hc), dO);                                                            \
+        VEC dc1 = VADD(LD(dc + j), VMUL(VMUL(dhv, o), dhc));                                     \
+        if (p) dc1 = VADD(dc1, VMUL(dO, LD(p + 2 * H + j)));                                     \
+        di = VMUL(VMUL(dc1, g), di);                                                             \
+        df = VMUL(VMUL(dc1, c), df);                                                             \
+        dg = VMUL(VMUL(dc1, i), dg);                                                             \
+        VEC dcv = VMUL(dc1, f);                                                                  \
+        if (p) {                                                                                 \
+            dcv = VADD(VADD(dcv, VMUL(di, LD(p + j))), VMUL(df, LD(p + H + j)));                 \
+            ST(dp + j, VADD(LD(dp + j), VMUL(di, c)));                                           \
+            ST(dp + H + j, VADD(LD(dp + H + j), VMUL(df, c)));                                   \
+            ST(dp + 2 * H + j, VADD(LD(dp + 2 * H + j), VMUL(dO, c1)));                          \
+        }                                                                                        \
+        ST(dz + j, di);                                                                          \
+        ST(dz + H + j, df);                                                                      \
+        ST(dz + 2 * H + j, dg);                                                                  \
+        ST(dz + 3 * H + j, dO);                                                                  \
+        ST(dcp + j, dcv);                                                                        \
+    }
+    PW_VLOOP(n, BODY);
+#undef BODY
+}
+#else
 static void PW(lstm_bwd)(CP cp, int64_t H, int64_t j0, int64_t j1, const REAL *zt,
                          const REAL *cpv, const REAL *dh, const REAL *dc, REAL *dz, REAL *dcp,
                          REAL *dpeep, REAL *s)
@@ -495,6 +545,8 @@ static void PW(lstm_bwd)(CP cp, int64_t H, int64_t j0, int64_t j1, const REAL *z
     }
 }
 
+#endif
+
 /* ---------------------------------------------------------------- GRU */
 
 /* Both GRU forms: hw's r and z blocks (U h) become the gates r and z, from
@@ -511,7 +563,40 @@ static void PW(gru_rz)(CP cp, int64_t H, int64_t n, const REAL *xw, REAL *hw, RE
 }
 
 /* linear_before_reset: xw holds W x + b_i (+ b_h for r, z); hw holds U h
- * (overwritten); bhn is b_hn; thn (tape, with zt) keeps U_n h + b_hn. */
+ *; bhn is b_hn; thn (tape, with zt) keeps U_n h + b_hn. */
+#ifdef VEC
+static void PW(gru_lbr_fwd)(CP cp, int64_t H, int64_t j0, int64_t j1, const REAL *xw, REAL *hw,
+                            const REAL *bhn, const REAL *hp, REAL *hn, REAL *y, REAL *zt,
+                            REAL *thn)
+{
+    const int64_t n = j1 - j0;
+    const REAL clip = cp->clip;
+    const int a0 = cp->act[0], a1 = cp->act[1];
+    xw += j0, hw += j0, bhn += j0, hp += j0, hn += j0, y += j0;
+    if (zt) zt += j0, thn += j0;
+#define GATE(a, z) PW(act_v)((a), clip > 0 ? PW(clamp_v)((z), clip) : (z))
+#define BODY(LD, ST)                                                                             \
+    {                                                                                            \
+        const VEC zr = VADD(LD(xw + j), LD(hw + j));                                             \
+        const VEC zz = VADD(LD(xw + H + j), LD(hw + H + j));                                     \
+        const VEC un = VADD(LD(hw + 2 * H + j), LD(bhn + j));                                    \
+        const VEC zn = VADD(LD(xw + 2 * H + j), VMUL(GATE(a0, zr), un));                         \
+        const VEC z = GATE(a0, zz), hv = LD(hp + j);                                             \
+        const VEC h = VADD(VMUL(VSUB(VS(1), z), GATE(a1, zn)), VMUL(z, hv));                     \
+        ST(y + j, h);                                                                            \
+        ST(hn + j, h);                                                                           \
+        if (zt) {                                                                                \
+            ST(zt + j, zr);                                                                      \
+            ST(zt + H + j, zz);                                                                  \
+            ST(zt + 2 * H + j, zn);                                                              \
+            ST(thn + j, un);                                                                     \
+        }                                                                                        \
+    }
+    PW_VLOOP(n, BODY);
+#undef BODY
+#undef GATE
+}
+#else
 static void PW(gru_lbr_fwd)(CP cp, int64_t H, int64_t j0, int64_t j1, const REAL *xw, REAL *hw,
                             const REAL *bhn, const REAL *hp, REAL *hn, REAL *y, REAL *zt,
                             REAL *thn)
@@ -534,9 +619,43 @@ static void PW(gru_lbr_fwd)(CP cp, int64_t H, int64_t j0, int64_t j1, const REAL
     }
 }
 
+#endif
+
 /* dh: gradient reaching h', overwritten with the direct term z * dh. Writes
  * dgi (input-side pre-activation gradients) and dgh (recurrent side: the n
  * block is dzn * r). */
+#ifdef VEC
+static void PW(gru_lbr_bwd)(CP cp, int64_t H, int64_t j0, int64_t j1, const REAL *zt,
+                            const REAL *thn, const REAL *hp, REAL *dh, REAL *dgi, REAL *dgh,
+                            REAL *s)
+{
+    (void)s;
+    const int64_t n = j1 - j0;
+    const REAL clip = cp->clip;
+    const int a0 = cp->act[0], a1 = cp->act[1];
+    zt += j0, thn += j0, hp += j0, dh += j0, dgi += j0, dgh += j0;
+#define BODY(LD, ST)                                                                             \
+    {                                                                                            \
+        VEC r, dr, z, dz, nn, dn;                                                                \
+        PW(gate_grad_v)(clip, a0, LD(zt + j), &r, &dr);                                          \
+        PW(gate_grad_v)(clip, a0, LD(zt + H + j), &z, &dz);                                      \
+        PW(gate_grad_v)(clip, a1, LD(zt + 2 * H + j), &nn, &dn);                                 \
+        const VEC dhv = LD(dh + j);                                                              \
+        dn = VMUL(VMUL(dhv, VSUB(VS(1), z)), dn);                                                \
+        dz = VMUL(VMUL(dhv, VSUB(LD(hp + j), nn)), dz);                                          \
+        dr = VMUL(VMUL(dn, LD(thn + j)), dr);                                                    \
+        ST(dgi + j, dr);                                                                         \
+        ST(dgi + H + j, dz);                                                                     \
+        ST(dgi + 2 * H + j, dn);                                                                 \
+        ST(dgh + j, dr);                                                                         \
+        ST(dgh + H + j, dz);                                                                     \
+        ST(dgh + 2 * H + j, VMUL(dn, r));                                                        \
+        ST(dh + j, VMUL(z, dhv));                                                                \
+    }
+    PW_VLOOP(n, BODY);
+#undef BODY
+}
+#else
 static void PW(gru_lbr_bwd)(CP cp, int64_t H, int64_t j0, int64_t j1, const REAL *zt,
                             const REAL *thn, const REAL *hp, REAL *dh, REAL *dgi, REAL *dgh,
                             REAL *s)
@@ -558,6 +677,8 @@ static void PW(gru_lbr_bwd)(CP cp, int64_t H, int64_t j0, int64_t j1, const REAL
         dh[j] = z[j] * dh[j];
     }
 }
+
+#endif
 
 /* Original GRU, first half: r and z. hw's r, z blocks become r, z; writes
  * r * h to rh for the U_n product. */
