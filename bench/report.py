@@ -47,6 +47,28 @@ def median_time(fn, repeats: int, budget: float) -> float:
     return float(np.median(times))
 
 
+CEILING_N = 2048  # NumPy's square matmul of this size: the machine's matrix-product ceiling
+
+
+def ceiling(dtype, threads: int, repeats: int, budget: float) -> float:
+    """GFLOP/s of NumPy's (BLAS) n x n x n matmul in dtype on `threads`
+    threads: what the hardware gives a large product, the ceiling for the
+    large shapes (the issue's reference point)."""
+    n = CEILING_N
+    a = np.random.default_rng(0).standard_normal((n, n)).astype(dtype)
+    try:
+        from threadpoolctl import threadpool_limits
+        limit = threadpool_limits(threads, user_api="blas")
+    except ImportError:  # the BLAS keeps its own thread count
+        limit = None
+    try:
+        t = median_time(lambda: a @ a, repeats, budget)
+    finally:
+        if limit is not None:
+            limit.restore_original_limits()
+    return 2.0 * n ** 3 / t / 1e9
+
+
 def run(args) -> list:
     """Time every implementation on every problem, for args.rounds rounds.
 
@@ -71,13 +93,18 @@ def run(args) -> list:
                     if fn is not None:
                         impls[name] = fn
                 problems.append((cell, training, (T, B, H), impls))
-    times = {}
+    times, ceilings = {}, []
     for r in range(args.rounds):
         print(f"round {r + 1} of {args.rounds}", file=sys.stderr, flush=True)
+        ceilings.append(ceiling(np.dtype(args.dtype), args.threads, args.repeats, args.budget))
         for cell, training, shape, impls in problems:
             for name, fn in impls.items():
                 times.setdefault((cell, training, shape, name), []).append(
                     median_time(fn, args.repeats, args.budget))
+    peak = float(np.median(ceilings))
+    print(f"ceiling: NumPy {args.dtype} {CEILING_N}^3 matmul on {args.threads} threads, "
+          f"{peak:.1f} GFLOP/s (median of {len(ceilings)} rounds); "
+          f"'of ceiling' is rnnfast's GFLOP/s over it\n")
     rows = []
     for cell, training, (T, B, H), impls in problems:
         fl = flops(cell, T, B, H, H, training)
@@ -87,7 +114,7 @@ def run(args) -> list:
             t = float(np.median(times[cell, training, (T, B, H), name]))
             block.append(dict(cell=cell, mode="train" if training else "forward", T=T, B=B,
                               I=H, H=H, impl=name, ms=t * 1e3, gflops=fl / t / 1e9,
-                              ratio=t / t_rf))
+                              ratio=t / t_rf, ceiling=peak))
         print_rows(block, header=not rows)
         rows += block
     return rows
@@ -96,18 +123,21 @@ def run(args) -> list:
 def print_rows(rows, header=False):
     if header:
         print(f"{'cell':5} {'mode':7} {'T':>4} {'B':>4} {'I=H':>5}  {'impl':12} "
-              f"{'median ms':>10} {'GFLOP/s':>8} {'peer/rnnfast':>12}")
+              f"{'median ms':>10} {'GFLOP/s':>8} {'peer/rnnfast':>12} {'of ceiling':>10}")
     for r in rows:
-        ratio = "" if r["impl"] == "rnnfast" else f"{r['ratio']:.2f}x"
+        me = r["impl"] == "rnnfast"
+        ratio = "" if me else f"{r['ratio']:.2f}x"
+        share = f"{r['gflops'] / r['ceiling']:.0%}" if me else ""
         print(f"{r['cell']:5} {r['mode']:7} {r['T']:>4} {r['B']:>4} {r['H']:>5}  {r['impl']:12} "
-              f"{r['ms']:>10.3f} {r['gflops']:>8.1f} {ratio:>12}", flush=True)
+              f"{r['ms']:>10.3f} {r['gflops']:>8.1f} {ratio:>12} {share:>10}", flush=True)
 
 
 def markdown(rows) -> str:
     """A Markdown table: rnnfast's median time, and each peer's time divided by
     rnnfast's (above 1: rnnfast is faster)."""
     peers = [n for n in ("onnxruntime", "torch", "numpy") if any(r["impl"] == n for r in rows)]
-    head = ["cell", "mode", "T, B, I=H", "rnnfast ms", "GFLOP/s"] + [f"vs {p}" for p in peers]
+    head = ["cell", "mode", "T, B, I=H", "rnnfast ms", "GFLOP/s", "of ceiling"] + \
+        [f"vs {p}" for p in peers]
     out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     keys = list(dict.fromkeys((r["cell"], r["mode"], r["T"], r["B"], r["H"]) for r in rows))
     for cell, mode, T, B, H in keys:
@@ -115,7 +145,8 @@ def markdown(rows) -> str:
               == (cell, mode, T, B, H)}
         me = by["rnnfast"]
         ms = f"{me['ms']:.3g}" if me["ms"] < 100 else f"{me['ms']:.0f}"
-        cells = [cell, mode, f"{T}, {B}, {H}", ms, f"{me['gflops']:.0f}"]
+        cells = [cell, mode, f"{T}, {B}, {H}", ms, f"{me['gflops']:.0f}",
+                 f"{me['gflops'] / me['ceiling']:.0%}"]
         cells += [f"{by[p]['ratio']:.2f}x" if p in by else "" for p in peers]
         out.append("| " + " | ".join(cells) + " |")
     return "\n".join(out)
@@ -146,6 +177,9 @@ def plot(rows, path):
                           and (r["T"], r["B"], r["H"]) == sh), 0) for sh in shapes]
             ax.bar(np.arange(len(shapes)) + k * width, vals, width, label=impl,
                    color=COLORS[impl])
+        ax.axhline(sub[0]["ceiling"], color="k", ls="--", lw=0.8)
+        ax.text(len(shapes) - 0.6, sub[0]["ceiling"], f"NumPy {CEILING_N}\u00b3 matmul",
+                va="bottom", ha="right", fontsize=7)
         ax.set_xticks(np.arange(len(shapes)) + 0.4 - width / 2)
         ax.set_xticklabels([f"T={t} B={b}\nI=H={h}" for t, b, h in shapes], fontsize=8)
         ax.set_title(f"{cell.upper()} {'forward' if mode == 'forward' else 'forward + backward'}")
