@@ -581,16 +581,16 @@ static void PW(gru_lbr_fwd)(CP cp, int64_t H, int64_t j0, int64_t j1, const REAL
         const VEC zz = VADD(LD(xw + H + j), LD(hw + H + j));                                     \
         const VEC un = VADD(LD(hw + 2 * H + j), LD(bhn + j));                                    \
         const VEC zn = VADD(LD(xw + 2 * H + j), VMUL(GATE(a0, zr), un));                         \
-        const VEC z = GATE(a0, zz), hv = LD(hp + j);                                             \
-        const VEC h = VADD(VMUL(VSUB(VS(1), z), GATE(a1, zn)), VMUL(z, hv));                     \
-        ST(y + j, h);                                                                            \
-        ST(hn + j, h);                                                                           \
-        if (zt) {                                                                                \
+        if (zt) { /* the tape: pre-activations and U_n h + b_hn */                              \
             ST(zt + j, zr);                                                                      \
             ST(zt + H + j, zz);                                                                  \
             ST(zt + 2 * H + j, zn);                                                              \
             ST(thn + j, un);                                                                     \
         }                                                                                        \
+        const VEC z = GATE(a0, zz);                                                              \
+        const VEC h = VADD(VMUL(VSUB(VS(1), z), GATE(a1, zn)), VMUL(z, LD(hp + j)));             \
+        ST(y + j, h);                                                                            \
+        ST(hn + j, h);                                                                           \
     }
     PW_VLOOP(n, BODY);
 #undef BODY
