@@ -113,3 +113,36 @@ def assert_close(actual, expected, rtol, what="", dtype=np.float64):
     np.testing.assert_allclose(actual, expected, rtol=rtol, atol=max(rtol * scale, floor),
                                err_msg=what,
                                equal_nan=True)
+
+
+F32_SENSITIVITY = 1e-5
+
+
+def answers_to_f32(solve, p) -> bool:
+    """Can float32 answer problem p to RTOL (1e-4)? The problem, solved in
+    float64, must not move by more than F32_SENSITIVITY (relative to each
+    array's scale) when every input is perturbed by float32 rounding: sums
+    that cancel (an output a thousand times smaller than its terms), or
+    states that grow without bound, amplify rounding past what any float32
+    computation can hold. solve(q, bump) returns the answer's arrays for
+    problem q; bump is None for the exact problem and, for the perturbed one,
+    the function that perturbs a float input (for scalar inputs of its own)."""
+    rng = np.random.default_rng(0)
+    eps = np.finfo(np.float32).eps
+
+    def bump(v):
+        return v * (1 + rng.uniform(-eps, eps, np.shape(v)))
+
+    def is_float(v):
+        return isinstance(v, np.ndarray) and v.dtype.kind == "f"
+
+    p64 = {k: v.astype(np.float64) if is_float(v) else v for k, v in p.items()}
+    bumped = {k: bump(v) if is_float(v) else v for k, v in p64.items()}
+    for a, b in zip(solve(p64, None), solve(bumped, bump)):
+        a, b = np.asarray(a), np.asarray(b)
+        scale = np.max(np.abs(a), initial=0.0)
+        if not np.all(np.isfinite(a)) or scale > 1e30:
+            return False
+        if a.size and np.max(np.abs(a - b)) > F32_SENSITIVITY * max(scale, 1e-30):
+            return False
+    return True
