@@ -10,6 +10,7 @@ rnnfast's (> 1: rnnfast is faster), and writes report.json and report.png.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -58,14 +59,11 @@ def ceiling(dtype, threads: int, repeats: int, budget: float) -> float:
     a = np.random.default_rng(0).standard_normal((n, n)).astype(dtype)
     try:
         from threadpoolctl import threadpool_limits
-        limit = threadpool_limits(threads, user_api="blas")
+        limit = threadpool_limits(threads, user_api="blas")  # restored on leaving `with`
     except ImportError:  # the BLAS keeps its own thread count
-        limit = None
-    try:
+        limit = contextlib.nullcontext()
+    with limit:
         t = median_time(lambda: a @ a, repeats, budget)
-    finally:
-        if limit is not None:
-            limit.restore_original_limits()
     return 2.0 * n ** 3 / t / 1e9
 
 

@@ -24,6 +24,8 @@ from conftest import (ARCHS, RTOL, answers_to_f32, assert_close, backward, forwa
 
 ACTS = _checks.ACTIVATIONS
 SMOOTH = ("sigmoid", "tanh", "identity")
+
+
 def f32_conditioned(cell, p, opts):
     """Does the exact answer stay within F32_SENSITIVITY (relative to each
     array's scale) when every input, clip included, is perturbed by float32

@@ -205,7 +205,6 @@ void KFN(rnf_gemm_packed)(int64_t M, int64_t N, int64_t K, const REAL *A, int64_
 {
     if (M <= 0 || N <= 0) return;
     const int64_t npan = (N + NR - 1) / NR;
-    if (acc) bias = NULL;
     if (K <= 0) {
         if (!acc)
             for (int64_t m = 0; m < M; ++m)

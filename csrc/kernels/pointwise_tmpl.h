@@ -189,23 +189,6 @@ static inline VEC PW(clamp_v)(VEC z, REAL clip)
     return VMAX(VS(-clip), VMIN(VS(clip), z));
 }
 
-static inline __attribute__((always_inline)) VEC PW(act_v)(int kind, VEC z)
-{
-    switch (kind) {
-    case RNF_ACT_SIGMOID: {
-        const VEC e = PW(exp_v)(PW(neg_abs_v)(z));
-        return PW(sigmoid_ev)(z, e, VDIV(VS(1), VADD(VS(1), e)));
-    }
-    case RNF_ACT_HARD_SIGMOID: return PW(hard_sigmoid_v)(z);
-    case RNF_ACT_TANH: {
-        const VEC e = PW(exp_v)(VMUL(VS(2), PW(neg_abs_v)(z)));
-        return PW(tanh_ev)(z, e, VDIV(VS(1), VADD(VS(1), e)));
-    }
-    case RNF_ACT_RELU: return PW(relu_v)(z);
-    default: return z;
-    }
-}
-
 /* y = act(z), d = dy/dz, as in the scalar gate_grad_pass. */
 static inline __attribute__((always_inline)) void PW(act_grad_v)(int kind, VEC z, VEC *y, VEC *d)
 {
@@ -240,7 +223,23 @@ static inline __attribute__((always_inline)) void PW(act_grad_v)(int kind, VEC z
     }
 }
 
-/* Run BODY(j, LD, ST) over [0, n): whole vectors, then one masked one. */
+/* y = act(z): act_grad_v with the derivative unused (the compiler drops it),
+ * so forward and backward see the same bits of every activation. */
+static inline __attribute__((always_inline)) VEC PW(act_v)(int kind, VEC z)
+{
+    VEC y, d;
+    PW(act_grad_v)(kind, z, &y, &d);
+    return y;
+}
+
+/* A gate from its pre-activation v: act(clamp(v)) (clip = 0: no clip). */
+static inline __attribute__((always_inline)) VEC PW(gate_v)(REAL clip, int kind, VEC v)
+{
+    return PW(act_v)(kind, clip > 0 ? PW(clamp_v)(v, clip) : v);
+}
+
+/* Run BODY(LD, ST) for j = each vector's first unit in [0, n): whole
+ * vectors with plain loads and stores, then one masked one. */
 #define PW_VLOOP(n, BODY)                                                                        \
     do {                                                                                         \
         int64_t j = 0;                                                                           \
@@ -260,8 +259,7 @@ static void PW(gate_pass)(CP cp, int kind, const REAL *z, REAL *out, int64_t n)
     const REAL clip = cp->clip;
 #define BODY(LD, ST)                                                                             \
     {                                                                                            \
-        const VEC v = LD(z + j);                                                                 \
-        ST(out + j, PW(act_v)(kind, clip > 0 ? PW(clamp_v)(v, clip) : v));                      \
+        ST(out + j, PW(gate_v)(clip, kind, LD(z + j)));                                          \
     }
     PW_VLOOP(n, BODY);
 #undef BODY
@@ -392,7 +390,6 @@ static void PW(lstm_fwd)(CP cp, int64_t H, int64_t j0, int64_t j1, const REAL *x
     const int a0 = cp->act[0], a1 = cp->act[1], a2 = cp->act[2];
     xw += j0, hw += j0, cpv += j0, hn += j0, cn += j0, y += j0;
     if (zt) zt += j0;
-#define GATE(a, z) PW(act_v)((a), clip > 0 ? PW(clamp_v)((z), clip) : (z))
 #define BODY(LD, ST)                                                                             \
     {                                                                                            \
         const VEC c = LD(cpv + j);                                                               \
@@ -404,10 +401,11 @@ static void PW(lstm_fwd)(CP cp, int64_t H, int64_t j0, int64_t j1, const REAL *x
             zi = VADD(zi, VMUL(LD(p + j), c));                                                   \
             zf = VADD(zf, VMUL(LD(p + H + j), c));                                               \
         }                                                                                        \
-        const VEC c1 = VADD(VMUL(GATE(a0, zf), c), VMUL(GATE(a0, zi), GATE(a1, zg)));            \
+        const VEC i = PW(gate_v)(clip, a0, zi), f = PW(gate_v)(clip, a0, zf);                    \
+        const VEC c1 = VADD(VMUL(f, c), VMUL(i, PW(gate_v)(clip, a1, zg)));                      \
         ST(cn + j, c1);                                                                          \
         if (p) zo = VADD(zo, VMUL(LD(p + 2 * H + j), c1));                                       \
-        const VEC h = VMUL(GATE(a0, zo), PW(act_v)(a2, c1));                                     \
+        const VEC h = VMUL(PW(gate_v)(clip, a0, zo), PW(act_v)(a2, c1));                         \
         ST(y + j, h);                                                                            \
         ST(hn + j, h);                                                                           \
         if (zt) {                                                                                \
@@ -419,7 +417,6 @@ static void PW(lstm_fwd)(CP cp, int64_t H, int64_t j0, int64_t j1, const REAL *x
     }
     PW_VLOOP(n, BODY);
 #undef BODY
-#undef GATE
 }
 #else
 static void PW(lstm_fwd)(CP cp, int64_t H, int64_t j0, int64_t j1, const REAL *xw, REAL *hw,
@@ -562,8 +559,9 @@ static void PW(gru_rz)(CP cp, int64_t H, int64_t n, const REAL *xw, REAL *hw, RE
     }
 }
 
-/* linear_before_reset: xw holds W x + b_i (+ b_h for r, z); hw holds U h
- *; bhn is b_hn; thn (tape, with zt) keeps U_n h + b_hn. */
+/* linear_before_reset: xw holds W x + b_i (+ b_h for r, z); hw holds U h (the
+ * scalar version overwrites it); bhn is b_hn; thn (tape, with zt) keeps
+ * U_n h + b_hn. */
 #ifdef VEC
 static void PW(gru_lbr_fwd)(CP cp, int64_t H, int64_t j0, int64_t j1, const REAL *xw, REAL *hw,
                             const REAL *bhn, const REAL *hp, REAL *hn, REAL *y, REAL *zt,
@@ -574,27 +572,26 @@ static void PW(gru_lbr_fwd)(CP cp, int64_t H, int64_t j0, int64_t j1, const REAL
     const int a0 = cp->act[0], a1 = cp->act[1];
     xw += j0, hw += j0, bhn += j0, hp += j0, hn += j0, y += j0;
     if (zt) zt += j0, thn += j0;
-#define GATE(a, z) PW(act_v)((a), clip > 0 ? PW(clamp_v)((z), clip) : (z))
 #define BODY(LD, ST)                                                                             \
     {                                                                                            \
         const VEC zr = VADD(LD(xw + j), LD(hw + j));                                             \
         const VEC zz = VADD(LD(xw + H + j), LD(hw + H + j));                                     \
         const VEC un = VADD(LD(hw + 2 * H + j), LD(bhn + j));                                    \
-        const VEC zn = VADD(LD(xw + 2 * H + j), VMUL(GATE(a0, zr), un));                         \
+        const VEC r = PW(gate_v)(clip, a0, zr);                                                  \
+        const VEC zn = VADD(LD(xw + 2 * H + j), VMUL(r, un));                                    \
         if (zt) { /* the tape: pre-activations and U_n h + b_hn */                              \
             ST(zt + j, zr);                                                                      \
             ST(zt + H + j, zz);                                                                  \
             ST(zt + 2 * H + j, zn);                                                              \
             ST(thn + j, un);                                                                     \
         }                                                                                        \
-        const VEC z = GATE(a0, zz);                                                              \
-        const VEC h = VADD(VMUL(VSUB(VS(1), z), GATE(a1, zn)), VMUL(z, LD(hp + j)));             \
+        const VEC z = PW(gate_v)(clip, a0, zz), nv = PW(gate_v)(clip, a1, zn);                   \
+        const VEC h = VADD(VMUL(VSUB(VS(1), z), nv), VMUL(z, LD(hp + j)));                       \
         ST(y + j, h);                                                                            \
         ST(hn + j, h);                                                                           \
     }
     PW_VLOOP(n, BODY);
 #undef BODY
-#undef GATE
 }
 #else
 static void PW(gru_lbr_fwd)(CP cp, int64_t H, int64_t j0, int64_t j1, const REAL *xw, REAL *hw,
