@@ -130,7 +130,7 @@ rnf_status rnf_make_layout(const rnf_desc *d, rnf_layout *L)
     /* inference streams the input projection through chunks of Tc steps */
     const size_t Tc = (size_t)rnf_chunk_steps(d->steps, d->batch);
     L->xw = take(&f, d->training ? 0 : mul3(Tc, B, GH, &f.overflow), es);
-    L->xg = take(&f, d->training || !d->reverse ? 0 : mul3(Tc, B, I, &f.overflow), es);
+    L->xg = take(&f, d->training ? 0 : mul3(Tc, B, I, &f.overflow), es);
     L->hw = take(&f, BGH, es);
     L->hwt = take(&f, mul3(B, G, Hp, &f.overflow), es); /* per-thread U h, panels padded */
     for (int k = 0; k < 2; ++k) {

@@ -10,7 +10,9 @@
  *
  * Threads: one OpenMP region per call. Each thread owns the hidden units
  * [j0, j1) -- the matching columns of every gate -- for the whole call, and
- * a step ends with one barrier (two for the original GRU). Every output
+ * a step ends with one barrier (two for the original GRU); or, in the
+ * forward time loop where rnf_batch_split says so, each thread owns batch
+ * rows and steps them through every unit with no barrier. Every output
  * element is computed by one thread in a fixed order, so the bits do not
  * depend on the thread count.
  */
@@ -216,17 +218,40 @@ static rnf_status FN(rnf_forward)(const rnf_desc *d, const rnf_fwd_args *a, void
                 if (lstm) cbuf[0][p * H + j] = c0 ? c0[perm[p] * H + j] : 0;
             }
         RNF_SYNC();
+        /* The time loop steps rows [r0, r1) and units [u0, u1): all rows and
+         * the thread's own units, or (bsplit) the thread's own rows and all
+         * units, with every weight panel and no barrier between steps. */
+        const int bs = rnf_batch_split(d, nth, sizeof(REAL));
+        int64_t r0 = 0, r1 = B;
+        if (bs) rnf_split(B, nth, tid, &r0, &r1);
+        const int64_t u0 = bs ? 0 : j0, u1 = bs ? H : j1, nrow = r1 - r0;
+        const REAL *whh_s = bs ? whh_p : whh_t, *wih_s = bs ? wih_p : wih_t;
+        REAL *hwt_s = bs ? hwt + G * ((H + nr - 1) / nr) * nr * r0 : hwt_t;
+        REAL *xw_s = bs && !d->training ? xw + Tc * GH * r0 : xw;
+        REAL *xg_s = bs ? xg + Tc * I * r0 : xg;
         int cur = 0;
         int64_t nact = B, s0 = 0, s1 = 0, tlo = 0; /* inference chunk: steps [s0, s1) */
         for (int64_t s = 0; s < T; ++s) {
             while (nact > 0 && plen[nact - 1] <= s) --nact;
+            const int64_t na = (nact < r1 ? nact : r1) - r0; /* rows stepped now */
             const REAL *hc = hbuf[cur], *cc = cbuf[cur];
             REAL *hnx = hbuf[cur ^ 1], *cnx = cbuf[cur ^ 1];
-            if (nact > 0 && !d->training && s == s1) {
+            if (na > 0 && !d->training && s == s1) {
                 s0 = s;
-                s1 = s + Tc < plen[0] ? s + Tc : plen[0];
+                s1 = s + Tc < plen[r0] ? s + Tc : plen[r0];
                 const int64_t rows = (s1 - s0) * B;
-                if (gathered) { /* reverse with lengths: row (s, p) reads x at t_p(s) */
+                if (bs) { /* own rows, gathered: row (s, p) reads x at t_p(s) */
+                    const int64_t rr = (s1 - s0) * nrow;
+                    for (int64_t m = 0; m < rr; ++m) {
+                        const int64_t sp = s0 + m / nrow, p = r0 + m % nrow;
+                        const REAL *src =
+                            sp < plen[p]
+                                ? x + (FN(time_of)(d->reverse, plen[p], sp) * B + perm[p]) * I
+                                : NULL;
+                        for (int64_t i = 0; i < I; ++i) xg_s[m * I + i] = src ? src[i] : 0;
+                    }
+                    FN(project)(o, G, GH, H, I, rr, xg_s, I, wih_s, bias_x, 0, H, xw_s);
+                } else if (gathered) { /* reverse with lengths: row (s, p) reads x at t_p(s) */
                     rnf_split(rows, nth, tid, &lo, &hi);
                     for (int64_t m = lo; m < hi; ++m) {
                         const int64_t sp = s0 + m / B, p = m % B;
@@ -244,45 +269,48 @@ static rnf_status FN(rnf_forward)(const rnf_desc *d, const rnf_fwd_args *a, void
                 }
             }
 #define XW_ROW(p)                                                                                \
-    (xw + GH * (d->training ? FN(time_of)(d->reverse, plen[p], s) * B + perm[p]                  \
-                : gathered  ? (s - s0) * B + (p)                                                 \
-                            : (FN(time_of)(d->reverse, plen[p], s) - tlo) * B + perm[p]))
-            if (nact > 0) {
+    (d->training ? xw + GH * (FN(time_of)(d->reverse, plen[p], s) * B + perm[p])                 \
+     : bs        ? xw_s + GH * ((s - s0) * nrow + (p) - r0)                                      \
+     : gathered  ? xw + GH * ((s - s0) * B + (p))                                                \
+                 : xw + GH * ((FN(time_of)(d->reverse, plen[p], s) - tlo) * B + perm[p]))
+            if (na > 0) {
                 const int64_t ng = orig_gru ? 2 : G; /* the original GRU's n waits for r */
-                FN(recurrent)(o, nact, G, ng, 0, H, j1 - j0, hc, whh_t, hwt_t, hw + j0, GH);
+                FN(recurrent)(o, na, G, ng, 0, H, u1 - u0, hc + r0 * H, whh_s, hwt_s,
+                              hw + r0 * GH + u0, GH);
                 if (orig_gru) {
-                    for (int64_t p = 0; p < nact; ++p)
-                        o->gru_rz_fwd(&cp, H, j0, j1, XW_ROW(p), hw + p * GH, hc + p * H,
+                    for (int64_t p = r0; p < r0 + na; ++p)
+                        o->gru_rz_fwd(&cp, H, u0, u1, XW_ROW(p), hw + p * GH, hc + p * H,
                                       rh + p * H, d->training ? XW_ROW(p) : NULL);
-                    RNF_SYNC();
-                    FN(recurrent)(o, nact, G, 1, 2, H, j1 - j0, rh, whh_t, hwt_t, hw + j0, GH);
+                    if (!bs) RNF_SYNC();
+                    FN(recurrent)(o, na, G, 1, 2, H, u1 - u0, rh + r0 * H, whh_s, hwt_s,
+                                  hw + r0 * GH + u0, GH);
                 }
-                for (int64_t p = 0; p < nact; ++p) {
+                for (int64_t p = r0; p < r0 + na; ++p) {
                     const int64_t tb = FN(time_of)(d->reverse, plen[p], s) * B + perm[p];
                     REAL *xr = XW_ROW(p), *zt = d->training ? xr : NULL;
                     if (t_hprev)
-                        for (int64_t j = j0; j < j1; ++j) t_hprev[tb * H + j] = hc[p * H + j];
+                        for (int64_t j = u0; j < u1; ++j) t_hprev[tb * H + j] = hc[p * H + j];
                     if (t_cprev)
-                        for (int64_t j = j0; j < j1; ++j) t_cprev[tb * H + j] = cc[p * H + j];
+                        for (int64_t j = u0; j < u1; ++j) t_cprev[tb * H + j] = cc[p * H + j];
                     if (lstm)
-                        o->lstm_fwd(&cp, H, j0, j1, xr, hw + p * GH, cc + p * H,
+                        o->lstm_fwd(&cp, H, u0, u1, xr, hw + p * GH, cc + p * H,
                                     hnx + p * H, cnx + p * H, y + tb * H, zt);
                     else if (lbr)
-                        o->gru_lbr_fwd(&cp, H, j0, j1, xr, hw + p * GH, bias_hn,
+                        o->gru_lbr_fwd(&cp, H, u0, u1, xr, hw + p * GH, bias_hn,
                                        hc + p * H, hnx + p * H, y + tb * H, zt,
                                        t_hn ? t_hn + tb * H : NULL);
                     else if (orig_gru)
-                        o->gru_n_fwd(&cp, H, j0, j1, xr, hw + p * GH, hc + p * H,
+                        o->gru_n_fwd(&cp, H, u0, u1, xr, hw + p * GH, hc + p * H,
                                      hnx + p * H, y + tb * H, zt);
                     else
-                        o->rnn_fwd(&cp, j0, j1, xr, hw + p * GH, hnx + p * H,
+                        o->rnn_fwd(&cp, u0, u1, xr, hw + p * GH, hnx + p * H,
                                    y + tb * H, zt);
                 }
             }
             /* Finished rows: state carries over; their step-s slot is padding. */
-            for (int64_t p = nact; p < B; ++p) {
+            for (int64_t p = nact > r0 ? nact : r0; p < r1; ++p) {
                 const int64_t tb = s * B + perm[p];
-                for (int64_t j = j0; j < j1; ++j) {
+                for (int64_t j = u0; j < u1; ++j) {
                     hnx[p * H + j] = hc[p * H + j];
                     if (lstm) cnx[p * H + j] = cc[p * H + j];
                     y[tb * H + j] = 0;
@@ -294,13 +322,11 @@ static rnf_status FN(rnf_forward)(const rnf_desc *d, const rnf_fwd_args *a, void
                 }
             }
             cur ^= 1;
-            if (nact > 0) {
-                RNF_SYNC();
-            }
+            if (nact > 0 && !bs) RNF_SYNC();
         }
 #undef XW_ROW
-        for (int64_t p = 0; p < B; ++p)
-            for (int64_t j = j0; j < j1; ++j) {
+        for (int64_t p = r0; p < r1; ++p)
+            for (int64_t j = u0; j < u1; ++j) {
                 h_n[perm[p] * H + j] = hbuf[cur][p * H + j];
                 if (lstm) c_n[perm[p] * H + j] = cbuf[cur][p * H + j];
             }

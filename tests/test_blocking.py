@@ -31,8 +31,10 @@ def test_blocked_shapes_match_oracle(arch, cell, T, B, I, H, dtype):
         assert_close(fg.as_dict()[name], e, rtol, name)
 
 
+@pytest.mark.parametrize("split", ["units", "rows"])
 @pytest.mark.parametrize("cell,T,B,I,H,dtype", CASES[:1])
-def test_blocked_shapes_bitwise_across_threads(cell, T, B, I, H, dtype):
+def test_blocked_shapes_bitwise_across_threads(cell, T, B, I, H, dtype, split, monkeypatch):
+    monkeypatch.setenv("RNNFAST_SPLIT", split)
     p = make_problem(cell, T, B, I, H, dtype=dtype, seed=12)
     runs = []
     for n in (1, 2, 3):

@@ -22,10 +22,16 @@ def results(cell, p, opts):
     return [*out, *backward(rnnfast, cell, out, p).as_dict().values()]
 
 
+@pytest.mark.parametrize("split", ["auto", "units", "rows"])
 @pytest.mark.parametrize("arch", ARCHS)
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("cell,opts,extra", CASES)
-def test_bitwise_across_threads(arch, dtype, cell, opts, extra):
+def test_bitwise_across_threads(arch, dtype, cell, opts, extra, split, monkeypatch):
+    """Threads split a forward step by hidden units or by batch rows
+    (RNNFAST_SPLIT forces one; auto picks rows here at 2 threads, units at 3
+    and 4): the bits are the same either way."""
+    if split != "auto":
+        monkeypatch.setenv("RNNFAST_SPLIT", split)
     _kernels.set_arch(arch)
     p = make_problem(cell, T=9, B=7, I=13, H=37, dtype=dtype, seed=3, **extra)
     runs = []
