@@ -49,6 +49,8 @@
 #define VCMP(a, b, pred) _mm512_cmp_ps_mask((a), (b), (pred))
 #define VSEL(m, t, f) _mm512_mask_blend_ps((m), (f), (t))
 #define VFLOOR(a) _mm512_roundscale_ps((a), _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC)
+#define VSCALEF(a, n) _mm512_scalef_ps((a), (n))
+#define VRCP14(a) _mm512_rcp14_ps(a)
 #elif defined(__AVX2__)
 #define VEC __m256
 #define VL 8
@@ -102,6 +104,8 @@ enum { RNF_NR_F32 = NR };
 #undef VCMP
 #undef VSEL
 #undef VFLOOR
+#undef VSCALEF
+#undef VRCP14
 #undef REAL
 #undef SFX
 #undef RNF_REAL_IS_DOUBLE
@@ -134,6 +138,7 @@ enum { RNF_NR_F32 = NR };
 #define VCMP(a, b, pred) _mm512_cmp_pd_mask((a), (b), (pred))
 #define VSEL(m, t, f) _mm512_mask_blend_pd((m), (f), (t))
 #define VFLOOR(a) _mm512_roundscale_pd((a), _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC)
+#define VSCALEF(a, n) _mm512_scalef_pd((a), (n))
 #elif defined(__AVX2__)
 #define VEC __m256d
 #define VL 4
