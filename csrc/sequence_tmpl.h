@@ -448,40 +448,51 @@ static rnf_status FN(rnf_backward)(const rnf_desc *d, const rnf_bwd_args *a, voi
         if (dpeep)
             for (int64_t g = 0; g < 3; ++g)
                 for (int64_t j = j0; j < j1; ++j) dpeep[g * H + j] = 0;
+        /* Steps share rows [r0, r1) and units [u0, u1) as in forward; by rows
+         * (every thread then reads all of W_hh, hence the barrier) only
+         * without peepholes, whose gradient sums over rows. */
+        const int bs = !dpeep && rnf_batch_split(d, nth, sizeof(REAL));
+        int64_t r0 = 0, r1 = B;
+        if (bs) {
+            rnf_split(B, nth, tid, &r0, &r1);
+            RNF_SYNC();
+        }
+        const int64_t u0 = bs ? 0 : j0, u1 = bs ? H : j1, q0 = bs ? 0 : p0;
 
         int cur = 0;
         int64_t nact = 0;
         for (int64_t s = T - 1; s >= 0; --s) {
             while (nact < B && plen[nact] > s) ++nact;
+            const int64_t na = (nact < r1 ? nact : r1) - r0; /* rows stepped now */
             REAL *dg = dgs[s & 1];
             const REAL *dhc = dhb[cur], *dcc = dcb[cur];
             REAL *dhn = dhb[cur ^ 1], *dcn = dcb[cur ^ 1];
-            for (int64_t p = 0; p < nact; ++p) {
+            for (int64_t p = r0; p < r0 + na; ++p) {
                 const int64_t tb = FN(time_of)(d->reverse, plen[p], s) * B + perm[p];
                 const REAL *zt = zt_all + tb * GH;
                 REAL *dht = dhn + p * H; /* dh reaching this step's output, then reused */
-                for (int64_t j = j0; j < j1; ++j)
+                for (int64_t j = u0; j < u1; ++j)
                     dht[j] = dhc[p * H + j] + (dy ? dy[tb * H + j] : 0);
                 if (lstm) {
-                    o->lstm_bwd(&cp, H, j0, j1, zt, cprev + tb * H, dht, dcc + p * H,
+                    o->lstm_bwd(&cp, H, u0, u1, zt, cprev + tb * H, dht, dcc + p * H,
                                 dgi + tb * GH, dcn + p * H, dpeep, scr);
-                    for (int64_t j = j0; j < j1; ++j) dht[j] = 0;
+                    for (int64_t j = u0; j < u1; ++j) dht[j] = 0;
                 } else if (lbr) {
-                    o->gru_lbr_bwd(&cp, H, j0, j1, zt, thn + tb * H, hprev + tb * H, dht,
+                    o->gru_lbr_bwd(&cp, H, u0, u1, zt, thn + tb * H, hprev + tb * H, dht,
                                    dgi + tb * GH, dgh + tb * GH, scr);
                 } else if (orig_gru) {
-                    o->gru_zn_bwd(&cp, H, j0, j1, zt, hprev + tb * H, dht, dgi + tb * GH, scr);
+                    o->gru_zn_bwd(&cp, H, u0, u1, zt, hprev + tb * H, dht, dgi + tb * GH, scr);
                 } else {
-                    o->rnn_bwd(&cp, j0, j1, zt, dht, dgi + tb * GH, scr);
-                    for (int64_t j = j0; j < j1; ++j) dht[j] = 0;
+                    o->rnn_bwd(&cp, u0, u1, zt, dht, dgi + tb * GH, scr);
+                    for (int64_t j = u0; j < u1; ++j) dht[j] = 0;
                 }
                 for (int64_t g = 0; g < G; ++g)
-                    for (int64_t j = j0; j < j1; ++j)
+                    for (int64_t j = u0; j < u1; ++j)
                         dg[p * GH + g * H + j] = dgh[tb * GH + g * H + j];
             }
-            for (int64_t p = nact; p < B; ++p) {
+            for (int64_t p = nact > r0 ? nact : r0; p < r1; ++p) {
                 const int64_t tb = s * B + perm[p];
-                for (int64_t j = j0; j < j1; ++j) {
+                for (int64_t j = u0; j < u1; ++j) {
                     dhn[p * H + j] = dhc[p * H + j];
                     if (lstm) dcn[p * H + j] = dcc[p * H + j];
                     if (orig_gru) rh_all[tb * H + j] = 0;
@@ -491,25 +502,26 @@ static rnf_status FN(rnf_backward)(const rnf_desc *d, const rnf_bwd_args *a, voi
                     }
                 }
             }
-            if (nact > 0) {
+            if (na > 0) {
                 if (orig_gru) {
-                    RNF_SYNC();
-                    o->gemm(nact, j1 - j0, H, dg + 2 * H, GH, 1, whb_p + p0 * GH * nr + 2 * H * nr,
-                            GH, drh + j0, H, 0, NULL);
-                    for (int64_t p = 0; p < nact; ++p) {
+                    if (!bs) RNF_SYNC();
+                    o->gemm(na, u1 - u0, H, dg + r0 * GH + 2 * H, GH, 1,
+                            whb_p + q0 * GH * nr + 2 * H * nr, GH, drh + r0 * H + u0, H, 0, NULL);
+                    for (int64_t p = r0; p < r0 + na; ++p) {
                         const int64_t tb = FN(time_of)(d->reverse, plen[p], s) * B + perm[p];
-                        o->gru_r_bwd(&cp, j0, j1, zt_all + tb * GH, hprev + tb * H, drh + p * H,
+                        o->gru_r_bwd(&cp, u0, u1, zt_all + tb * GH, hprev + tb * H, drh + p * H,
                                      dgi + tb * GH, dhn + p * H, rh_all + tb * H, scr);
-                        for (int64_t j = j0; j < j1; ++j) dg[p * GH + j] = dgi[tb * GH + j];
+                        for (int64_t j = u0; j < u1; ++j) dg[p * GH + j] = dgi[tb * GH + j];
                     }
                 }
-                RNF_SYNC();
-                o->gemm(nact, j1 - j0, Khh, dg, GH, 1, whb_p + p0 * GH * nr, GH, dhn + j0, H, 1, NULL);
+                if (!bs) RNF_SYNC();
+                o->gemm(na, u1 - u0, Khh, dg + r0 * GH, GH, 1, whb_p + q0 * GH * nr, GH,
+                        dhn + r0 * H + u0, H, 1, NULL);
             }
             cur ^= 1;
         }
-        for (int64_t p = 0; p < B; ++p)
-            for (int64_t j = j0; j < j1; ++j) {
+        for (int64_t p = r0; p < r1; ++p)
+            for (int64_t j = u0; j < u1; ++j) {
                 dh0[perm[p] * H + j] = dhb[cur][p * H + j];
                 if (lstm) dc0[perm[p] * H + j] = dcb[cur][p * H + j];
             }
