@@ -124,6 +124,20 @@ static void FN(recurrent)(const OPS *o, int64_t M, int64_t G, int64_t ng, int64_
                        (size_t)(w - q * nr < nr ? w - q * nr : nr) * sizeof(REAL));
 }
 
+/* Rows m in [m0, m1) of xg: batch row p = pr0 + m % np at step sp = s0 + m / np,
+ * which reads x at its time t_p(sp), or zeros once row p has ended. */
+static void FN(gather_x)(int reverse, int64_t B, int64_t I, const REAL *x, const int64_t *perm,
+                         const int64_t *plen, int64_t s0, int64_t pr0, int64_t np, int64_t m0,
+                         int64_t m1, REAL *xg)
+{
+    for (int64_t m = m0; m < m1; ++m) {
+        const int64_t sp = s0 + m / np, p = pr0 + m % np;
+        const REAL *src =
+            sp < plen[p] ? x + (FN(time_of)(reverse, plen[p], sp) * B + perm[p]) * I : NULL;
+        for (int64_t i = 0; i < I; ++i) xg[m * I + i] = src ? src[i] : 0;
+    }
+}
+
 /* xw[rows, own columns of every gate] = bias + A . W_ih^T, A [rows, I] with
  * row stride lda, from the thread's unit-major panels wih_t. */
 static void FN(project)(const OPS *o, int64_t G, int64_t GH, int64_t H, int64_t I, int64_t rows,
@@ -240,26 +254,13 @@ static rnf_status FN(rnf_forward)(const rnf_desc *d, const rnf_fwd_args *a, void
                 s0 = s;
                 s1 = s + Tc < plen[r0] ? s + Tc : plen[r0];
                 const int64_t rows = (s1 - s0) * B;
-                if (bs) { /* own rows, gathered: row (s, p) reads x at t_p(s) */
+                if (bs) { /* own rows, gathered */
                     const int64_t rr = (s1 - s0) * nrow;
-                    for (int64_t m = 0; m < rr; ++m) {
-                        const int64_t sp = s0 + m / nrow, p = r0 + m % nrow;
-                        const REAL *src =
-                            sp < plen[p]
-                                ? x + (FN(time_of)(d->reverse, plen[p], sp) * B + perm[p]) * I
-                                : NULL;
-                        for (int64_t i = 0; i < I; ++i) xg_s[m * I + i] = src ? src[i] : 0;
-                    }
+                    FN(gather_x)(d->reverse, B, I, x, perm, plen, s0, r0, nrow, 0, rr, xg_s);
                     FN(project)(o, G, GH, H, I, rr, xg_s, I, wih_s, bias_x, 0, H, xw_s);
-                } else if (gathered) { /* reverse with lengths: row (s, p) reads x at t_p(s) */
+                } else if (gathered) { /* reverse with lengths: all rows, gathered together */
                     rnf_split(rows, nth, tid, &lo, &hi);
-                    for (int64_t m = lo; m < hi; ++m) {
-                        const int64_t sp = s0 + m / B, p = m % B;
-                        for (int64_t i = 0; i < I; ++i)
-                            xg[m * I + i] = sp < plen[p]
-                                                ? x[((plen[p] - 1 - sp) * B + perm[p]) * I + i]
-                                                : 0;
-                    }
+                    FN(gather_x)(d->reverse, B, I, x, perm, plen, s0, 0, B, lo, hi, xg);
                     RNF_SYNC();
                     FN(project)(o, G, GH, H, I, rows, xg, I, wih_t, bias_x, j0, j1, xw);
                 } else { /* times [tlo, tlo + s1 - s0), contiguous in x */

@@ -27,9 +27,10 @@ def results(cell, p, opts):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("cell,opts,extra", CASES)
 def test_bitwise_across_threads(arch, dtype, cell, opts, extra, split, monkeypatch):
-    """Threads split a forward step by hidden units or by batch rows
-    (RNNFAST_SPLIT forces one; auto picks rows here at 2 threads, units at 3
-    and 4): the bits are the same either way."""
+    """Threads split a step, forward and backward, by hidden units or by
+    batch rows (RNNFAST_SPLIT forces one; auto picks rows here at 2 threads,
+    units at 3 and 4; backward with peepholes always by units): the bits are
+    the same either way."""
     if split != "auto":
         monkeypatch.setenv("RNNFAST_SPLIT", split)
     _kernels.set_arch(arch)
