@@ -150,10 +150,14 @@ KFN(kern_wide)(const int MR, const int NP, int64_t kc, const REAL *restrict A, i
 }
 
 /* Rows [0, mr) of one k-block against panels [q, q + np); the accumulators
- * start from C (load_c), else from the row bias (if not NULL), else 0. */
-static void KFN(block)(int64_t mr, int np, int64_t kc, const REAL *A, int64_t a_rs,
-                       int64_t a_cs, const REAL *Bp, int64_t pstride, REAL *C, int64_t ldc,
-                       int load_c, const REAL *bias, int ncols)
+ * start from C (load_c), else from the row bias (if not NULL), else 0.
+ * Never inlined: gcc inlined it into the double macro-kernel, where the outer
+ * loops' live values left too few registers for 24 accumulators, and one of
+ * them went to the stack in the inner loop (-15 % at M16 N512 K256). */
+static __attribute__((noinline)) void
+KFN(block)(int64_t mr, int np, int64_t kc, const REAL *A, int64_t a_rs, int64_t a_cs,
+           const REAL *Bp, int64_t pstride, REAL *C, int64_t ldc, int load_c, const REAL *bias,
+           int ncols)
 {
 #define RNF_K(m, p) KFN(kern_tall)(m, kc, A, a_rs, a_cs, Bp, C, ldc, load_c, bias, ncols)
 #define RNF_W(m, p)                                                                              \
