@@ -64,13 +64,17 @@ static size_t finish(rnf_cursor *cur)
     return total; /* slack to align the caller's base pointer */
 }
 
-/* nthreads regions of `scratch` elements plus an RNF_KB x RNF_NB block, each
- * aligned; returns the offset of the first, its stride in *stride. */
-static size_t threads(rnf_cursor *cur, size_t scratch, size_t es, int nthreads, size_t *stride)
+/* nthreads regions of `scratch` elements plus a block for the weight-gradient
+ * products' packed operand: RNF_KB rows (fewer if K is less) of up to RNF_NB
+ * columns (fewer if the widest N is less), in panels of up to nrmax. Each
+ * region is aligned; returns the offset of the first, its stride in *stride. */
+static size_t threads(rnf_cursor *cur, size_t scratch, size_t es, int nthreads, size_t K,
+                      size_t N, size_t nrmax, size_t *stride)
 {
     rnf_cursor one = {0, 0};
+    const size_t kb = K < RNF_KB ? K : RNF_KB, nb = N < RNF_NB ? N : RNF_NB;
     take(&one, scratch, es);
-    take(&one, (size_t)RNF_KB * RNF_NB, es);
+    take(&one, mul3(kb, (nb + nrmax - 1) / nrmax, nrmax, &one.overflow), es);
     *stride = one.off;
     cur->overflow |= one.overflow;
     return take(cur, mul3((size_t)nthreads, one.off, 1, &cur->overflow), 1);
@@ -163,7 +167,8 @@ rnf_status rnf_make_layout(const rnf_desc *d, rnf_layout *L)
     }
     L->drh = take(&b, orig_gru ? BH : 0, es);
     take_rows(&b, B, &L->bperm, &L->bplen, &L->bsort_tmp);
-    L->thread = threads(&b, mul3(8, H, 1, &b.overflow), es, d->nthreads, &L->thread_stride);
+    L->thread = threads(&b, mul3(8, H, 1, &b.overflow), es, d->nthreads,
+                        mul3(T, B, 1, &b.overflow), I > H ? I : H, nrmax, &L->thread_stride);
     L->bwd_ws = finish(&b);
 
     rnf_cursor k = {0, ovf};
@@ -253,7 +258,8 @@ rnf_status rnf_jordan_make_layout(const rnf_jordan_desc *d, rnf_jordan_layout *L
         take(&sc, H > O ? H : O, es);
         L->scratch = sc.off / es;
     }
-    L->thread = threads(&b, L->scratch, es, d->nthreads, &L->thread_stride);
+    L->thread = threads(&b, L->scratch, es, d->nthreads, mul3(T, B, 1, &b.overflow),
+                        I > H ? (I > O ? I : O) : (H > O ? H : O), nrmax, &L->thread_stride);
     L->bwd_ws = finish(&b);
 
     if (f.overflow || t.overflow || b.overflow) return RNF_ERR_OVERFLOW;

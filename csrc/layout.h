@@ -12,9 +12,10 @@
 
 enum { RNF_ALIGN = 64 };
 
-/* Blocks in which the weight-gradient products pack their row-major operand. */
+/* Blocks in which the weight-gradient products pack their row-major operand:
+ * each block of the other operand is then copied once per RNF_NB columns. */
 #define RNF_KB 256
-#define RNF_NB 256
+#define RNF_NB 1024
 /* Rows (steps x batch) of one input-projection chunk in inference. */
 #define RNF_CHUNK_ROWS 256
 
@@ -27,7 +28,7 @@ typedef struct {
     size_t tape;
     /* backward workspace (perm, plen, count as in forward, own offsets) */
     size_t bbar, whb_p, wib_p, dgi, dgh, rh_all, dgs[2], dh[2], dc[2], drh, bperm, bplen, bsort_tmp;
-    size_t thread, thread_stride; /* per thread: 8 H scratch, then an RNF_KB x RNF_NB buffer */
+    size_t thread, thread_stride; /* per thread: 8 H scratch, then the packing buffer */
     size_t bwd_ws;
     /* packed weights (rnf_pack): a stamp, forward panels, backward panels */
     size_t pk_wih, pk_whh, pk_whb, pk_wib;

@@ -47,7 +47,8 @@ static inline void FN(unit_split)(int64_t H, int nr, int nth, int tid, int64_t *
 }
 
 /* C[M, N] = A[M, K] . B[K, N] for a row-major B that is not packed (activations):
- * packs RNF_KB x RNF_NB blocks into buf and continues each C chain block by block. */
+ * packs RNF_KB x RNF_NB blocks into buf (of the size layout.c's threads()
+ * gives) and continues each C chain block by block. */
 static void FN(gemm_rowmajor_b)(const OPS *o, int64_t M, int64_t N, int64_t K, const REAL *A,
                                 int64_t a_rs, int64_t a_cs, const REAL *B, int64_t ldb, REAL *C,
                                 int64_t ldc, REAL *buf)

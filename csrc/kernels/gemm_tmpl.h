@@ -222,9 +222,15 @@ void KFN(rnf_gemm_packed)(int64_t M, int64_t N, int64_t K, const REAL *A, int64_
     /* Rows 2 KB or 4 KB apart (H = 512, 1024 in float) fall into one or two
      * L1 sets, and the MR rows a micro-kernel reads evict each other; such
      * rows are first copied, a few row blocks at a time, to a buffer whose
-     * padded stride spreads them over the sets. */
+     * padded stride spreads them over the sets.
+     * A given transposed (the weight gradients: A(i, k) = dG[k][i]) with its
+     * k columns 1 KB or more apart puts every k on its own line, and at 4 KB
+     * multiples all of them in one L1 set; its row blocks are copied k-major
+     * to a dense buffer, where a micro-kernel's reads run on consecutive
+     * lines (1.3x at M2048 N1024 K6400, k 16 KB apart, one core). */
     const int64_t stride_bytes = a_rs * (int64_t)sizeof(REAL);
     const int copy_a = a_cs == 1 && M > 2 && (stride_bytes & 2047) == 0;
+    const int copy_t = a_rs == 1 && M > 2 && a_cs * (int64_t)sizeof(REAL) >= 1024;
     REAL abuf[RNF_ACOPY_ROWS * (RNF_KC + RNF_ACOPY_PAD)] __attribute__((aligned(64)));
 #endif
     for (int64_t m0 = 0; m0 < M; m0 += mcb) {
@@ -249,15 +255,21 @@ void KFN(rnf_gemm_packed)(int64_t M, int64_t N, int64_t K, const REAL *A, int64_
                 }
                 continue;
             }
-            const int64_t sub = copy_a ? RNF_ACOPY_ROWS : mb; /* rows per pass over B */
+            /* rows per pass over B */
+            const int64_t sub = copy_a || copy_t ? RNF_ACOPY_ROWS : mb;
             for (int64_t s0 = 0; s0 < mb; s0 += sub) {
                 const int64_t sb = mb - s0 < sub ? mb - s0 : sub;
                 const REAL *As = Ab + s0 * a_rs;
-                int64_t rs = a_rs;
+                int64_t rs = a_rs, cs = a_cs;
                 if (copy_a) {
                     rs = kc + RNF_ACOPY_PAD;
                     for (int64_t i = 0; i < sb; ++i)
                         memcpy(abuf + i * rs, As + i * a_rs, (size_t)kc * sizeof(REAL));
+                    As = abuf;
+                } else if (copy_t) { /* kc x sb <= the buffer's ACOPY_ROWS x (KC + PAD) */
+                    cs = sb;
+                    for (int64_t k = 0; k < kc; ++k)
+                        memcpy(abuf + k * cs, As + k * a_cs, (size_t)sb * sizeof(REAL));
                     As = abuf;
                 }
                 /* equal row blocks (16 rows: 8 + 8, not 12 + 4): every call keeps
@@ -267,7 +279,7 @@ void KFN(rnf_gemm_packed)(int64_t M, int64_t N, int64_t K, const REAL *A, int64_
                     const int nc = (int)(N - q * NR);
                     for (int64_t blk = 0, i = 0; blk < nblk; ++blk) {
                         const int64_t mr = (sb - i) / (nblk - blk) + ((sb - i) % (nblk - blk) != 0);
-                        KFN(block)(mr, 1, kc, As + i * rs, rs, a_cs, Bb + q * Kp * NR, Kp * NR,
+                        KFN(block)(mr, 1, kc, As + i * rs, rs, cs, Bb + q * Kp * NR, Kp * NR,
                                    Cb + (s0 + i) * ldc + q * NR, ldc, load_c,
                                    b0 ? b0 + q * NR : NULL, nc > NR ? NR : nc);
                         i += mr;
