@@ -107,6 +107,15 @@ static inline REAL PW(tanh_e)(REAL x, REAL e)
 
 static inline REAL PW(vtanh)(REAL x) { return PW(tanh_e)(x, PW(vexp)((REAL)-2 * (x < 0 ? -x : x))); }
 
+/* 1 - tanh(x) from e = e^{-2|x|}: 2e/(1+e) for x >= 0, 2/(1+e) below, with
+ * no cancellation; 1 - the series below 1/16, where tanh is far from 1. */
+static inline REAL PW(vtanh_comp)(REAL x)
+{
+    const REAL ax = x < 0 ? -x : x, e = PW(vexp)((REAL)-2 * ax);
+    if (ax < (REAL)0.0625) return (REAL)1 - PW(tanh_e)(x, e);
+    return (x >= 0 ? (REAL)2 * e : (REAL)2) / ((REAL)1 + e);
+}
+
 static inline REAL PW(clamp)(REAL z, REAL clip)
 {
     return z > clip ? clip : (z < -clip ? -clip : z); /* NaN passes through */
@@ -307,6 +316,60 @@ static void PW(gate_grad_pass)(REAL clip, int kind, const REAL *z, REAL *y, REAL
     PW_VLOOP(n, BODY);
 #undef BODY
 }
+/* A gate y = act(clamp(v)) (the bits of gate_v) and yc = 1 - y, the weight a
+ * GRU gives its candidate. Where a saturating gate is near 1 the subtraction
+ * would cancel (z = 1 - 7e-6 in float: 0.3 % off), so the two sigmoids,
+ * symmetric, take act(-v) (from the same exp), and tanh its own complement
+ * (as vtanh_comp); other activations subtract. */
+static inline __attribute__((always_inline)) void PW(gate_pair_v)(REAL clip, int kind, VEC v,
+                                                                  VEC *y, VEC *yc)
+{
+    const VEC z = clip > 0 ? PW(clamp_v)(v, clip) : v;
+    switch (kind) {
+    case RNF_ACT_SIGMOID: {
+        const VEC e = PW(exp_v)(PW(neg_abs_v)(z)), inv = PW(recip_v)(VADD(VS(1), e));
+        *y = PW(sigmoid_ev)(z, e, inv);
+        *yc = PW(sigmoid_ev)(VSUB(VZERO(), z), e, inv);
+        break;
+    }
+    case RNF_ACT_HARD_SIGMOID:
+        *y = PW(hard_sigmoid_v)(z);
+        *yc = PW(hard_sigmoid_v)(VSUB(VZERO(), z));
+        break;
+    case RNF_ACT_TANH: {
+        const VEC e = PW(exp_v)(VMUL(VS(2), PW(neg_abs_v)(z)));
+        const VEC inv = PW(recip_v)(VADD(VS(1), e));
+        const VEC big = VMUL(VSEL(VGE(z, VZERO()), VMUL(VS(2), e), VS(2)), inv);
+        const VEC ax = VP(andnot)(VS(-0.0), z);
+        *y = PW(tanh_ev)(z, e, inv);
+        *yc = VSEL(VLT(ax, VS(0.0625)), VSUB(VS(1), *y), big);
+        break;
+    }
+    default:
+        *y = PW(act_v)(kind, z);
+        *yc = VSUB(VS(1), *y);
+        break;
+    }
+}
+
+static inline __attribute__((always_inline)) VEC PW(gate_comp_v)(REAL clip, int kind, VEC v)
+{
+    VEC y, yc;
+    PW(gate_pair_v)(clip, kind, v, &y, &yc);
+    return yc;
+}
+
+/* out = 1 - act(clamp(z)) as gate_pair_v gives it; out may be z. */
+static void PW(gate_comp_pass)(CP cp, int kind, const REAL *z, REAL *out, int64_t n)
+{
+    const REAL clip = cp->clip;
+#define BODY(LD, ST)                                                                             \
+    {                                                                                            \
+        ST(out + j, PW(gate_comp_v)(clip, kind, LD(z + j)));                                     \
+    }
+    PW_VLOOP(n, BODY);
+#undef BODY
+}
 #else
 /* out = act(z) (no clip); out may be z. */
 static void PW(act_pass)(int kind, const REAL *z, REAL *out, int64_t n)
@@ -341,6 +404,25 @@ static void PW(gate_pass)(CP cp, int kind, const REAL *z, REAL *out, int64_t n)
         PW(act_pass)(kind, out, out, n);
     } else {
         PW(act_pass)(kind, z, out, n);
+    }
+}
+
+/* out = 1 - act(clamp(z)), the weight a GRU gives its candidate. Where a
+ * saturating gate is near 1 the subtraction would cancel (z = 1 - 7e-6 in
+ * float: 0.3 % off), so the two sigmoids, symmetric, take act(-z), and tanh
+ * its own complement; other activations subtract. out may be z. */
+static void PW(gate_comp_pass)(CP cp, int kind, const REAL *z, REAL *out, int64_t n)
+{
+    const REAL clip = cp->clip;
+    if (kind == RNF_ACT_SIGMOID || kind == RNF_ACT_HARD_SIGMOID) {
+        for (int64_t j = 0; j < n; ++j) out[j] = -z[j];
+        PW(gate_pass)(cp, kind, out, out, n);
+    } else if (kind == RNF_ACT_TANH) {
+        for (int64_t j = 0; j < n; ++j)
+            out[j] = PW(vtanh_comp)(clip > 0 ? PW(clamp)(z[j], clip) : z[j]);
+    } else {
+        PW(gate_pass)(cp, kind, z, out, n);
+        for (int64_t j = 0; j < n; ++j) out[j] = (REAL)1 - out[j];
     }
 }
 
@@ -394,6 +476,7 @@ static void PW(gate_grad_pass)(REAL clip, int kind, const REAL *z, REAL *y, REAL
 }
 
 #endif /* VEC */
+
 
 /* ---------------------------------------------------------------- LSTM */
 
@@ -566,8 +649,9 @@ static void PW(lstm_bwd)(CP cp, int64_t H, int64_t j0, int64_t j1, const REAL *z
 
 /* ---------------------------------------------------------------- GRU */
 
-/* Both GRU forms: hw's r and z blocks (U h) become the gates r and z, from
- * pre-activations xw + hw, which go to the tape zt when it is kept. */
+/* Both GRU forms: hw's r and z blocks (U h) become the pre-activations
+ * xw + hw, which go to the tape zt when it is kept; then the r block becomes
+ * the gate r. The z block stays a pre-activation, for gru_z_blend. */
 static void PW(gru_rz)(CP cp, int64_t H, int64_t n, const REAL *xw, REAL *hw, REAL *zt)
 {
     for (int g = 0; g < 2; ++g) {
@@ -575,7 +659,20 @@ static void PW(gru_rz)(CP cp, int64_t H, int64_t n, const REAL *xw, REAL *hw, RE
         for (int64_t j = 0; j < n; ++j) a[j] = xw[g * H + j] + a[j];
         if (zt)
             for (int64_t j = 0; j < n; ++j) zt[g * H + j] = a[j];
-        PW(gate_pass)(cp, cp->act[0], a, a, n);
+    }
+    PW(gate_pass)(cp, cp->act[0], hw, hw, n);
+}
+
+/* h' = (1 - z) * nv + z * hp into y and hn, from z's pre-activation az
+ * (overwritten with z); y holds 1 - z on the way. */
+static void PW(gru_z_blend)(CP cp, int64_t n, REAL *az, const REAL *nv, const REAL *hp,
+                            REAL *hn, REAL *y)
+{
+    PW(gate_comp_pass)(cp, cp->act[0], az, y, n);
+    PW(gate_pass)(cp, cp->act[0], az, az, n);
+    for (int64_t j = 0; j < n; ++j) {
+        y[j] = y[j] * nv[j] + az[j] * hp[j];
+        hn[j] = y[j];
     }
 }
 
@@ -605,8 +702,10 @@ static void PW(gru_lbr_fwd)(CP cp, int64_t H, int64_t j0, int64_t j1, const REAL
             ST(zt + 2 * H + j, zn);                                                              \
             ST(thn + j, un);                                                                     \
         }                                                                                        \
-        const VEC z = PW(gate_v)(clip, a0, zz), nv = PW(gate_v)(clip, a1, zn);                   \
-        const VEC h = VADD(VMUL(VSUB(VS(1), z), nv), VMUL(z, LD(hp + j)));                       \
+        const VEC nv = PW(gate_v)(clip, a1, zn);                                                 \
+        VEC z, zc;                                                                               \
+        PW(gate_pair_v)(clip, a0, zz, &z, &zc);                                                  \
+        const VEC h = VADD(VMUL(zc, nv), VMUL(z, LD(hp + j)));                                   \
         ST(y + j, h);                                                                            \
         ST(hn + j, h);                                                                           \
     }
@@ -630,10 +729,7 @@ static void PW(gru_lbr_fwd)(CP cp, int64_t H, int64_t j0, int64_t j1, const REAL
         if (zt) zt[2 * H + j] = hnv[j];
     }
     PW(gate_pass)(cp, cp->act[1], hnv, hnv, n);
-    for (int64_t j = 0; j < n; ++j) {
-        y[j] = ((REAL)1 - z[j]) * hnv[j] + z[j] * hp[j];
-        hn[j] = y[j];
-    }
+    PW(gru_z_blend)(cp, n, z, hnv, hp, hn, y);
 }
 
 #endif
@@ -658,7 +754,7 @@ static void PW(gru_lbr_bwd)(CP cp, int64_t H, int64_t j0, int64_t j1, const REAL
         PW(gate_grad_v)(clip, a0, LD(zt + H + j), &z, &dz);                                      \
         PW(gate_grad_v)(clip, a1, LD(zt + 2 * H + j), &nn, &dn);                                 \
         const VEC dhv = LD(dh + j);                                                              \
-        dn = VMUL(VMUL(dhv, VSUB(VS(1), z)), dn);                                                \
+        dn = VMUL(VMUL(dhv, PW(gate_comp_v)(clip, a0, LD(zt + H + j))), dn);                     \
         dz = VMUL(VMUL(dhv, VSUB(LD(hp + j), nn)), dz);                                          \
         dr = VMUL(VMUL(dn, LD(thn + j)), dr);                                                    \
         ST(dgi + j, dr);                                                                         \
@@ -679,13 +775,14 @@ static void PW(gru_lbr_bwd)(CP cp, int64_t H, int64_t j0, int64_t j1, const REAL
 {
     const int64_t n = j1 - j0;
     zt += j0, thn += j0, hp += j0, dh += j0, dgi += j0, dgh += j0;
-    REAL *r = s, *z = s + n, *nn = s + 2 * n;
+    REAL *r = s, *z = s + n, *nn = s + 2 * n, *zc = s + 3 * n;
     REAL *dr = dgi, *dz = dgi + H, *dn = dgi + 2 * H;
     PW(gate_grad_pass)(cp->clip, cp->act[0], zt, r, dr, n);
     PW(gate_grad_pass)(cp->clip, cp->act[0], zt + H, z, dz, n);
     PW(gate_grad_pass)(cp->clip, cp->act[1], zt + 2 * H, nn, dn, n);
+    PW(gate_comp_pass)(cp, cp->act[0], zt + H, zc, n);
     for (int64_t j = 0; j < n; ++j) {
-        dn[j] = dh[j] * ((REAL)1 - z[j]) * dn[j];
+        dn[j] = dh[j] * zc[j] * dn[j];
         dz[j] = dh[j] * (hp[j] - nn[j]) * dz[j];
         dr[j] = dn[j] * thn[j] * dr[j];
         dgh[j] = dr[j];
@@ -710,22 +807,18 @@ static void PW(gru_rz_fwd)(CP cp, int64_t H, int64_t j0, int64_t j1, const REAL 
 }
 
 /* Original GRU, second half: hw's n block holds U_n (r * h); xw's n block
- * includes b_hn; hw's z block holds z. */
+ * includes b_hn; hw's z block holds z's pre-activation. */
 static void PW(gru_n_fwd)(CP cp, int64_t H, int64_t j0, int64_t j1, const REAL *xw, REAL *hw,
                           const REAL *hp, REAL *hn, REAL *y, REAL *zt)
 {
     const int64_t n = j1 - j0;
     xw += j0, hw += j0, hp += j0, hn += j0, y += j0;
     REAL *a = hw + 2 * H;
-    const REAL *z = hw + H;
     for (int64_t j = 0; j < n; ++j) a[j] = xw[2 * H + j] + a[j];
     if (zt)
         for (int64_t j = 0; j < n; ++j) zt[j0 + 2 * H + j] = a[j];
     PW(gate_pass)(cp, cp->act[1], a, a, n);
-    for (int64_t j = 0; j < n; ++j) {
-        y[j] = ((REAL)1 - z[j]) * a[j] + z[j] * hp[j];
-        hn[j] = y[j];
-    }
+    PW(gru_z_blend)(cp, n, hw + H, a, hp, hn, y);
 }
 
 /* Original GRU backward, first half: z and n blocks of dg; dh becomes z * dh. */
@@ -734,13 +827,14 @@ static void PW(gru_zn_bwd)(CP cp, int64_t H, int64_t j0, int64_t j1, const REAL 
 {
     const int64_t n = j1 - j0;
     zt += j0, hp += j0, dh += j0, dg += j0;
-    REAL *z = s, *nn = s + n;
+    REAL *z = s, *nn = s + n, *zc = s + 2 * n;
     REAL *dz = dg + H, *dn = dg + 2 * H;
     PW(gate_grad_pass)(cp->clip, cp->act[0], zt + H, z, dz, n);
     PW(gate_grad_pass)(cp->clip, cp->act[1], zt + 2 * H, nn, dn, n);
+    PW(gate_comp_pass)(cp, cp->act[0], zt + H, zc, n);
     for (int64_t j = 0; j < n; ++j) {
         dz[j] = dh[j] * (hp[j] - nn[j]) * dz[j];
-        dn[j] = dh[j] * ((REAL)1 - z[j]) * dn[j];
+        dn[j] = dh[j] * zc[j] * dn[j];
         dh[j] = z[j] * dh[j];
     }
 }
