@@ -158,7 +158,7 @@ rnf_status rnf_make_layout(const rnf_desc *d, rnf_layout *L)
     L->whb_p = take(&b, own ? mul3(Hp, GH, 1, &b.overflow) : 0, es);
     L->wib_p = take(&b, own ? mul3(Ip, GH, 1, &b.overflow) : 0, es);
     L->dgi = take(&b, TBGH, es);
-    L->dgh = take(&b, lbr ? TBGH : 0, es);
+    L->dgh = take(&b, lbr ? TBH : 0, es);
     L->rh_all = take(&b, orig_gru ? TBH : 0, es);
     for (int k = 0; k < 2; ++k) {
         L->dgs[k] = take(&b, BGH, es);

@@ -414,7 +414,10 @@ static rnf_status FN(rnf_backward)(const rnf_desc *d, const rnf_bwd_args *a, voi
     char *pk = d->packed ? rnf_align_ptr((void *)a->packed) : NULL;
     REAL *whb_p = (REAL *)(pk ? pk + L.pk_whb : ws + L.whb_p);
     REAL *wib_p = (REAL *)(pk ? pk + L.pk_wib : ws + L.wib_p);
-    REAL *dgi = (REAL *)(ws + L.dgi), *dgh = lbr ? (REAL *)(ws + L.dgh) : dgi;
+    /* dgi: dG for all T*B rows (GH wide); the linear-before-reset GRU's
+     * recurrent side differs only in the n block, dn * r, which dgh holds
+     * (H wide) */
+    REAL *dgi = (REAL *)(ws + L.dgi), *dgh = lbr ? (REAL *)(ws + L.dgh) : NULL;
     REAL *rh_all = (REAL *)(ws + L.rh_all), *drh = (REAL *)(ws + L.drh);
     REAL *dgs[2] = {(REAL *)(ws + L.dgs[0]), (REAL *)(ws + L.dgs[1])};
     REAL *dhb[2] = {(REAL *)(ws + L.dh[0]), (REAL *)(ws + L.dh[1])};
@@ -481,16 +484,17 @@ static rnf_status FN(rnf_backward)(const rnf_desc *d, const rnf_bwd_args *a, voi
                     for (int64_t j = u0; j < u1; ++j) dht[j] = 0;
                 } else if (lbr) {
                     o->gru_lbr_bwd(&cp, H, u0, u1, zt, thn + tb * H, hprev + tb * H, dht,
-                                   dgi + tb * GH, dgh + tb * GH, scr);
+                                   dgi + tb * GH, dgh + tb * H, scr);
                 } else if (orig_gru) {
                     o->gru_zn_bwd(&cp, H, u0, u1, zt, hprev + tb * H, dht, dgi + tb * GH, scr);
                 } else {
                     o->rnn_bwd(&cp, u0, u1, zt, dht, dgi + tb * GH, scr);
                     for (int64_t j = u0; j < u1; ++j) dht[j] = 0;
                 }
-                for (int64_t g = 0; g < G; ++g)
-                    for (int64_t j = u0; j < u1; ++j)
-                        dg[p * GH + g * H + j] = dgh[tb * GH + g * H + j];
+                for (int64_t g = 0; g < G; ++g) {
+                    const REAL *src = lbr && g == 2 ? dgh + tb * H : dgi + tb * GH + g * H;
+                    for (int64_t j = u0; j < u1; ++j) dg[p * GH + g * H + j] = src[j];
+                }
             }
             for (int64_t p = nact > r0 ? nact : r0; p < r1; ++p) {
                 const int64_t tb = s * B + perm[p];
@@ -498,10 +502,8 @@ static rnf_status FN(rnf_backward)(const rnf_desc *d, const rnf_bwd_args *a, voi
                     dhn[p * H + j] = dhc[p * H + j];
                     if (lstm) dcn[p * H + j] = dcc[p * H + j];
                     if (orig_gru) rh_all[tb * H + j] = 0;
-                    for (int64_t g = 0; g < G; ++g) {
-                        dgi[tb * GH + g * H + j] = 0;
-                        dgh[tb * GH + g * H + j] = 0;
-                    }
+                    for (int64_t g = 0; g < G; ++g) dgi[tb * GH + g * H + j] = 0;
+                    if (lbr) dgh[tb * H + j] = 0;
                 }
             }
             if (na > 0) {
@@ -534,15 +536,22 @@ static rnf_status FN(rnf_backward)(const rnf_desc *d, const rnf_bwd_args *a, voi
         rnf_split(GH, nth, tid, &lo, &hi);
         FN(gemm_rowmajor_b)(o, hi - lo, I, TB, dgi + lo, 1, GH, x, I, dw_ih + lo * I, I, bbuf);
         FN(colsum)(TB, GH, dgi, db_ih, lo, hi);
-        FN(colsum)(TB, GH, dgh, db_hh, lo, hi);
-        /* original GRU: rows below 2H pair with h, the n rows with r * h */
-        const int64_t split_at = orig_gru ? (2 * H < lo ? lo : (2 * H > hi ? hi : 2 * H)) : hi;
+        /* GRU: rows below 2H pair dgi with h; the n rows pair dgi's n block
+         * with r * h (original), or dgh with h (linear before reset) */
+        const int64_t split_at = gru ? (2 * H < lo ? lo : (2 * H > hi ? hi : 2 * H)) : hi;
+        FN(colsum)(TB, GH, dgi, db_hh, lo, split_at);
         if (split_at > lo)
-            FN(gemm_rowmajor_b)(o, split_at - lo, H, TB, dgh + lo, 1, GH, hprev, H,
+            FN(gemm_rowmajor_b)(o, split_at - lo, H, TB, dgi + lo, 1, GH, hprev, H,
                                 dw_hh + lo * H, H, bbuf);
-        if (hi > split_at) /* original GRU: dU_n = dzn^T . (r * h) */
-            FN(gemm_rowmajor_b)(o, hi - split_at, H, TB, dgh + split_at, 1, GH, rh_all, H,
+        if (hi > split_at && lbr) {
+            FN(colsum)(TB, H, dgh, db_hh + 2 * H, split_at - 2 * H, hi - 2 * H);
+            FN(gemm_rowmajor_b)(o, hi - split_at, H, TB, dgh + split_at - 2 * H, 1, H, hprev, H,
                                 dw_hh + split_at * H, H, bbuf);
+        } else if (hi > split_at) {
+            FN(colsum)(TB, GH, dgi, db_hh, split_at, hi);
+            FN(gemm_rowmajor_b)(o, hi - split_at, H, TB, dgi + split_at, 1, GH, rh_all, H,
+                                dw_hh + split_at * H, H, bbuf);
+        }
     }
     return RNF_OK;
 }

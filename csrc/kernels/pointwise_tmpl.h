@@ -735,8 +735,8 @@ static void PW(gru_lbr_fwd)(CP cp, int64_t H, int64_t j0, int64_t j1, const REAL
 #endif
 
 /* dh: gradient reaching h', overwritten with the direct term z * dh. Writes
- * dgi (input-side pre-activation gradients) and dgh (recurrent side: the n
- * block is dzn * r). */
+ * dgi (input-side pre-activation gradients, GH wide) and dgh (H wide: the
+ * recurrent side's n block, dzn * r; its r and z blocks are dgi's). */
 #ifdef VEC
 static void PW(gru_lbr_bwd)(CP cp, int64_t H, int64_t j0, int64_t j1, const REAL *zt,
                             const REAL *thn, const REAL *hp, REAL *dh, REAL *dgi, REAL *dgh,
@@ -760,9 +760,7 @@ static void PW(gru_lbr_bwd)(CP cp, int64_t H, int64_t j0, int64_t j1, const REAL
         ST(dgi + j, dr);                                                                         \
         ST(dgi + H + j, dz);                                                                     \
         ST(dgi + 2 * H + j, dn);                                                                 \
-        ST(dgh + j, dr);                                                                         \
-        ST(dgh + H + j, dz);                                                                     \
-        ST(dgh + 2 * H + j, VMUL(dn, r));                                                        \
+        ST(dgh + j, VMUL(dn, r));                                                                \
         ST(dh + j, VMUL(z, dhv));                                                                \
     }
     PW_VLOOP(n, BODY);
@@ -785,9 +783,7 @@ static void PW(gru_lbr_bwd)(CP cp, int64_t H, int64_t j0, int64_t j1, const REAL
         dn[j] = dh[j] * zc[j] * dn[j];
         dz[j] = dh[j] * (hp[j] - nn[j]) * dz[j];
         dr[j] = dn[j] * thn[j] * dr[j];
-        dgh[j] = dr[j];
-        dgh[H + j] = dz[j];
-        dgh[2 * H + j] = dn[j] * r[j];
+        dgh[j] = dn[j] * r[j];
         dh[j] = z[j] * dh[j];
     }
 }
