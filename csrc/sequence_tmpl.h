@@ -537,9 +537,10 @@ static rnf_status FN(rnf_backward)(const rnf_desc *d, const rnf_bwd_args *a, voi
         FN(gemm_rowmajor_b)(o, hi - lo, I, TB, dgi + lo, 1, GH, x, I, dw_ih + lo * I, I, bbuf);
         FN(colsum)(TB, GH, dgi, db_ih, lo, hi);
         /* GRU: rows below 2H pair dgi with h; the n rows pair dgi's n block
-         * with r * h (original), or dgh with h (linear before reset) */
+         * with r * h (original), or dgh with h (linear before reset). db_hh
+         * sums the same dG as db_ih but in that last block. */
         const int64_t split_at = gru ? (2 * H < lo ? lo : (2 * H > hi ? hi : 2 * H)) : hi;
-        FN(colsum)(TB, GH, dgi, db_hh, lo, split_at);
+        for (int64_t n = lo; n < (lbr ? split_at : hi); ++n) db_hh[n] = db_ih[n];
         if (split_at > lo)
             FN(gemm_rowmajor_b)(o, split_at - lo, H, TB, dgi + lo, 1, GH, hprev, H,
                                 dw_hh + lo * H, H, bbuf);
@@ -548,7 +549,6 @@ static rnf_status FN(rnf_backward)(const rnf_desc *d, const rnf_bwd_args *a, voi
             FN(gemm_rowmajor_b)(o, hi - split_at, H, TB, dgh + split_at - 2 * H, 1, H, hprev, H,
                                 dw_hh + split_at * H, H, bbuf);
         } else if (hi > split_at) {
-            FN(colsum)(TB, GH, dgi, db_hh, split_at, hi);
             FN(gemm_rowmajor_b)(o, hi - split_at, H, TB, dgi + split_at, 1, GH, rh_all, H,
                                 dw_hh + split_at * H, H, bbuf);
         }
