@@ -1,5 +1,5 @@
 """Shapes big enough to reach the GEMM's blocking: k-blocks (K > 256), more
-than one m-block (over 240 rows), row strides of 2 or 4 KB (rows copied to a
+than one m-block (over 512 rows in float, 256 in double), row strides of 2 or 4 KB (rows copied to a
 padded buffer, 48 at a time), batch rows past one such copy, and weight
 gradients whose transposed operand has columns 1 KB or more apart (copied
 k-major, 48 rows at a time). Forward and backward against the oracle on every
@@ -14,10 +14,10 @@ from conftest import ARCHS, RTOL, assert_close, backward, forward, make_problem,
 
 CASES = [  # cell, T, B, I, H, dtype
     ("lstm", 3, 50, 512, 512, np.float32),   # 2 KB rows, 50 > 48 rows, K = 512 = 2 k-blocks
-    ("gru", 2, 60, 256, 256, np.float64),    # 2 KB rows in double
-    ("rnn", 6, 50, 1024, 128, np.float32),   # 4 KB rows of x, 300 rows = 2 m-blocks
-    # dW: columns of dG 1 KB apart, K = T B = 300 = 2 k-blocks, 256 rows = 2 m-blocks
-    ("lstm", 6, 50, 64, 64, np.float32),
+    ("gru", 3, 100, 256, 256, np.float64),   # 2 KB rows in double, 300 rows = 2 m-blocks
+    ("rnn", 11, 50, 1024, 128, np.float32),  # 4 KB rows of x, 550 rows = 2 m-blocks
+    # dW: columns of dG 2.5 KB apart, K = T B = 300 = 2 k-blocks, 640 rows = 2 m-blocks
+    ("lstm", 6, 50, 64, 160, np.float32),
 ]
 
 

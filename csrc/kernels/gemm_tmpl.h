@@ -15,7 +15,10 @@
 
 #ifndef RNF_KC
 #define RNF_KC 256 /* k-block: an NR-wide panel slice of KC rows (32 KB f32) stays in L1 */
-#define RNF_MC 240 /* m-block: MC rows of A times KC stay in L2 */
+/* m-block: MC rows of A times KC (512 KB) stay in L2. Each m-block reads all
+ * of B: 256 rows (a chunk of the input projection, or a batch of 256) in
+ * one block read W once, not twice (LSTM forward B256 H1024: 4 % faster). */
+#define RNF_MC (sizeof(REAL) == 4 ? 512 : 256)
 #endif
 /* A rows copied at a time (a multiple of MR_MAX; the buffer lives on the
  * stack: 52 KB in float, 104 KB in double) and the padding of their stride. */
@@ -215,8 +218,8 @@ void KFN(rnf_gemm_packed)(int64_t M, int64_t N, int64_t K, const REAL *A, int64_
                 for (int64_t n = 0; n < N; ++n) C[m * ldc + n] = bias ? bias[n] : 0;
         return;
     }
-    /* equal m-blocks (256 rows: 128 + 128, not 240 + 16, whose 16 rows would
-     * stream all of B again for little work) */
+    /* equal m-blocks (520 float rows: 260 + 260, not 512 + 8, whose 8 rows
+     * would stream all of B again for little work) */
     const int64_t nmb = (M + RNF_MC - 1) / RNF_MC, mcb = (M + nmb - 1) / nmb;
 #ifdef VEC
     /* Rows 2 KB or 4 KB apart (H = 512, 1024 in float) fall into one or two
