@@ -282,17 +282,6 @@ static inline __attribute__((always_inline)) VEC PW(gate_v)(REAL clip, int kind,
 #define VLOADM_(p) VLOADM(vm, (p))
 #define VSTOREM_(p, v) VSTOREM(vm, (p), (v))
 
-/* out = act(clamp(z)): a gate's activation. */
-static void PW(gate_pass)(CP cp, int kind, const REAL *z, REAL *out, int64_t n)
-{
-    const REAL clip = cp->clip;
-#define BODY(LD, ST)                                                                             \
-    {                                                                                            \
-        ST(out + j, PW(gate_v)(clip, kind, LD(z + j)));                                          \
-    }
-    PW_VLOOP(n, BODY);
-#undef BODY
-}
 
 /* A gate from its pre-activation v: y = act(clamp(v)), d = dy/dv, 0 where
  * clip clamps (clip = 0: no clip). */
@@ -359,16 +348,29 @@ static inline __attribute__((always_inline)) VEC PW(gate_comp_v)(REAL clip, int 
     return yc;
 }
 
-/* out = 1 - act(clamp(z)) as gate_pair_v gives it; out may be z. */
-static void PW(gate_comp_pass)(CP cp, int kind, const REAL *z, REAL *out, int64_t n)
+/* out = act(clamp(z)), a gate's activation, or with comp its complement
+ * 1 - act(clamp(z)) as gate_pair_v gives it; out may be z. */
+static inline __attribute__((always_inline)) void
+PW(gate_pass_any)(CP cp, int kind, int comp, const REAL *z, REAL *out, int64_t n)
 {
     const REAL clip = cp->clip;
 #define BODY(LD, ST)                                                                             \
     {                                                                                            \
-        ST(out + j, PW(gate_comp_v)(clip, kind, LD(z + j)));                                     \
+        const VEC v = LD(z + j);                                                                 \
+        ST(out + j, comp ? PW(gate_comp_v)(clip, kind, v) : PW(gate_v)(clip, kind, v));         \
     }
     PW_VLOOP(n, BODY);
 #undef BODY
+}
+
+static void PW(gate_pass)(CP cp, int kind, const REAL *z, REAL *out, int64_t n)
+{
+    PW(gate_pass_any)(cp, kind, 0, z, out, n);
+}
+
+static void PW(gate_comp_pass)(CP cp, int kind, const REAL *z, REAL *out, int64_t n)
+{
+    PW(gate_pass_any)(cp, kind, 1, z, out, n);
 }
 #else
 /* out = act(z) (no clip); out may be z. */
