@@ -282,7 +282,6 @@ static inline __attribute__((always_inline)) VEC PW(gate_v)(REAL clip, int kind,
 #define VLOADM_(p) VLOADM(vm, (p))
 #define VSTOREM_(p, v) VSTOREM(vm, (p), (v))
 
-
 /* A gate from its pre-activation v: y = act(clamp(v)), d = dy/dv, 0 where
  * clip clamps (clip = 0: no clip). */
 static inline __attribute__((always_inline)) void PW(gate_grad_v)(REAL clip, int kind, VEC v,
@@ -305,6 +304,7 @@ static void PW(gate_grad_pass)(REAL clip, int kind, const REAL *z, REAL *y, REAL
     PW_VLOOP(n, BODY);
 #undef BODY
 }
+
 /* A gate y = act(clamp(v)) (the bits of gate_v) and yc = 1 - y, the weight a
  * GRU gives its candidate. Where a saturating gate is near 1 the subtraction
  * would cancel (z = 1 - 7e-6 in float: 0.3 % off), so the two sigmoids,
@@ -478,7 +478,6 @@ static void PW(gate_grad_pass)(REAL clip, int kind, const REAL *z, REAL *y, REAL
 }
 
 #endif /* VEC */
-
 
 /* ---------------------------------------------------------------- LSTM */
 
