@@ -94,6 +94,18 @@ static inline void rnf_split(int64_t n, int nth, int tid, int64_t *lo, int64_t *
     *hi = *lo + q + (tid < r ? 1 : 0);
 }
 
+/* The batch rows [r0, r1) and hidden units [u0, u1) thread tid steps: all
+ * rows and its own units [j0, j1), or (bs, rnf_batch_split) its own rows and
+ * all units. */
+static inline void rnf_step_share(int bs, int64_t B, int64_t H, int nth, int tid, int64_t j0,
+                                  int64_t j1, int64_t *r0, int64_t *r1, int64_t *u0,
+                                  int64_t *u1)
+{
+    *r0 = 0, *r1 = B;
+    if (bs) rnf_split(B, nth, tid, r0, r1);
+    *u0 = bs ? 0 : j0, *u1 = bs ? H : j1;
+}
+
 /*
  * Order the batch rows longest first, stably: perm[p] is the caller's row at
  * physical position p, plen[p] its length. A bottom-up merge sort on the row

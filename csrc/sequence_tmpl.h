@@ -237,9 +237,9 @@ static rnf_status FN(rnf_forward)(const rnf_desc *d, const rnf_fwd_args *a, void
          * the thread's own units, or (bsplit) the thread's own rows and all
          * units, with every weight panel and no barrier between steps. */
         const int bs = rnf_batch_split(d, nth, sizeof(REAL));
-        int64_t r0 = 0, r1 = B;
-        if (bs) rnf_split(B, nth, tid, &r0, &r1);
-        const int64_t u0 = bs ? 0 : j0, u1 = bs ? H : j1, nrow = r1 - r0;
+        int64_t r0, r1, u0, u1;
+        rnf_step_share(bs, B, H, nth, tid, j0, j1, &r0, &r1, &u0, &u1);
+        const int64_t nrow = r1 - r0;
         const REAL *whh_s = bs ? whh_p : whh_t, *wih_s = bs ? wih_p : wih_t;
         REAL *hwt_s = bs ? hwt + G * ((H + nr - 1) / nr) * nr * r0 : hwt_t;
         REAL *xw_s = bs && !d->training ? xw + Tc * GH * r0 : xw;
@@ -457,12 +457,10 @@ static rnf_status FN(rnf_backward)(const rnf_desc *d, const rnf_bwd_args *a, voi
          * (every thread then reads all of W_hh, hence the barrier) only
          * without peepholes, whose gradient sums over rows. */
         const int bs = !dpeep && rnf_batch_split(d, nth, sizeof(REAL));
-        int64_t r0 = 0, r1 = B;
-        if (bs) {
-            rnf_split(B, nth, tid, &r0, &r1);
-            RNF_SYNC();
-        }
-        const int64_t u0 = bs ? 0 : j0, u1 = bs ? H : j1, q0 = bs ? 0 : p0;
+        int64_t r0, r1, u0, u1;
+        rnf_step_share(bs, B, H, nth, tid, j0, j1, &r0, &r1, &u0, &u1);
+        if (bs) RNF_SYNC();
+        const int64_t q0 = bs ? 0 : p0;
 
         int cur = 0;
         int64_t nact = 0;
@@ -544,13 +542,11 @@ static rnf_status FN(rnf_backward)(const rnf_desc *d, const rnf_bwd_args *a, voi
         if (split_at > lo)
             FN(gemm_rowmajor_b)(o, split_at - lo, H, TB, dgi + lo, 1, GH, hprev, H,
                                 dw_hh + lo * H, H, bbuf);
-        if (hi > split_at && lbr) {
-            FN(colsum)(TB, H, dgh, db_hh + 2 * H, split_at - 2 * H, hi - 2 * H);
-            FN(gemm_rowmajor_b)(o, hi - split_at, H, TB, dgh + split_at - 2 * H, 1, H, hprev, H,
-                                dw_hh + split_at * H, H, bbuf);
-        } else if (hi > split_at) {
-            FN(gemm_rowmajor_b)(o, hi - split_at, H, TB, dgi + split_at, 1, GH, rh_all, H,
-                                dw_hh + split_at * H, H, bbuf);
+        if (hi > split_at) {
+            if (lbr) FN(colsum)(TB, H, dgh, db_hh + 2 * H, split_at - 2 * H, hi - 2 * H);
+            FN(gemm_rowmajor_b)(o, hi - split_at, H, TB,
+                                lbr ? dgh + split_at - 2 * H : dgi + split_at, 1, lbr ? H : GH,
+                                lbr ? hprev : rh_all, H, dw_hh + split_at * H, H, bbuf);
         }
     }
     return RNF_OK;
