@@ -10,7 +10,7 @@
  * longest first, as in the other driver.
  */
 #define FN(name) RNF_CAT(RNF_CAT(name, _), SFX)
-#define RNF_SYNC() rnf_barrier_wait(bar, nth, &sense)
+#define RNF_SYNC() rnf_barrier_wait(bar, nth, tid, &reached)
 #define CELLP RNF_CAT(rnf_cellp_, SFX)
 #define OPS RNF_CAT(rnf_ops_, SFX)
 
@@ -61,12 +61,12 @@ static rnf_status FN(rnf_jordan_forward)(const rnf_jordan_desc *d, const rnf_jor
     FN(jordan_cellp)(&cpo, d->act_o);
     const int64_t Tc = rnf_chunk_steps(T, B);
     rnf_barrier *bar = (rnf_barrier *)(ws + L.bar);
-    rnf_barrier_init(bar);
+    rnf_barrier_init(bar, d->nthreads);
 
 #pragma omp parallel num_threads(d->nthreads)
     {
         const int tid = rnf_thread_id(), nth = rnf_thread_count();
-        int sense = 0;
+        unsigned reached = 0; /* barriers this thread has reached */
         int64_t p0, j0, j1, q0, k0, k1; /* own hidden units [j0, j1), output units [k0, k1) */
         FN(unit_split)(H, nr, nth, tid, &p0, &j0, &j1);
         FN(unit_split)(O, nr, nth, tid, &q0, &k0, &k1);
@@ -172,12 +172,12 @@ static rnf_status FN(rnf_jordan_backward)(const rnf_jordan_desc *d,
     FN(jordan_cellp)(&cph, d->act_h);
     FN(jordan_cellp)(&cpo, d->act_o);
     rnf_barrier *bar = (rnf_barrier *)(ws + L.bbar);
-    rnf_barrier_init(bar);
+    rnf_barrier_init(bar, d->nthreads);
 
 #pragma omp parallel num_threads(d->nthreads)
     {
         const int tid = rnf_thread_id(), nth = rnf_thread_count();
-        int sense = 0;
+        unsigned reached = 0; /* barriers this thread has reached */
         REAL *scr = (REAL *)(ws + L.thread + (size_t)tid * L.thread_stride);
         REAL *bbuf = scr + L.scratch;
         int64_t p0, j0, j1, q0, k0, k1, lo, hi;

@@ -125,7 +125,7 @@ rnf_status rnf_make_layout(const rnf_desc *d, rnf_layout *L)
     const size_t G = (size_t)rnf_gates(d->cell);
 
     rnf_cursor f = {0, ovf};
-    L->bar = take(&f, 2 * RNF_ALIGN, 1);
+    L->bar = take(&f, RNF_BARRIER_BYTES(d->nthreads), 1);
     const int own = !d->packed; /* weights packed in the call, into the workspace */
     L->wih_p = take(&f, own ? mul3(G, Hp, I, &f.overflow) : 0, es);
     L->whh_p = take(&f, own ? mul3(G, Hp, H, &f.overflow) : 0, es);
@@ -154,7 +154,7 @@ rnf_status rnf_make_layout(const rnf_desc *d, rnf_layout *L)
     L->tape = tr ? finish(&t) : 0;
 
     rnf_cursor b = {0, ovf};
-    L->bbar = take(&b, 2 * RNF_ALIGN, 1);
+    L->bbar = take(&b, RNF_BARRIER_BYTES(d->nthreads), 1);
     L->whb_p = take(&b, own ? mul3(Hp, GH, 1, &b.overflow) : 0, es);
     L->wib_p = take(&b, own ? mul3(Ip, GH, 1, &b.overflow) : 0, es);
     L->dgi = take(&b, TBGH, es);
@@ -219,7 +219,7 @@ rnf_status rnf_jordan_make_layout(const rnf_jordan_desc *d, rnf_jordan_layout *L
     const size_t Tc = (size_t)rnf_chunk_steps(d->steps, d->batch);
 
     rnf_cursor f = {0, ovf};
-    L->bar = take(&f, 2 * RNF_ALIGN, 1);
+    L->bar = take(&f, RNF_BARRIER_BYTES(d->nthreads), 1);
     L->w_p = take(&f, packed(I, H, nrmax, &f.overflow), es);
     L->u_p = take(&f, packed(O, H, nrmax, &f.overflow), es);
     L->v_p = take(&f, packed(H, O, nrmax, &f.overflow), es);
@@ -242,7 +242,7 @@ rnf_status rnf_jordan_make_layout(const rnf_jordan_desc *d, rnf_jordan_layout *L
     L->tape = tr ? finish(&t) : 0;
 
     rnf_cursor b = {0, ovf};
-    L->bbar = take(&b, 2 * RNF_ALIGN, 1);
+    L->bbar = take(&b, RNF_BARRIER_BYTES(d->nthreads), 1);
     L->wb_p = take(&b, packed(H, I, nrmax, &b.overflow), es);
     L->ub_p = take(&b, packed(H, O, nrmax, &b.overflow), es);
     L->vb_p = take(&b, packed(O, H, nrmax, &b.overflow), es);

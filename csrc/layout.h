@@ -11,6 +11,9 @@
 #include "rnnfast.h"
 
 enum { RNF_ALIGN = 64 };
+/* The per-step barrier (sequence.c): one 128-byte slot per thread. */
+enum { RNF_BARRIER_SLOT = 128 };
+#define RNF_BARRIER_BYTES(nthreads) ((size_t)(nthreads) * RNF_BARRIER_SLOT)
 
 /* Blocks in which the weight-gradient products pack their row-major operand:
  * each block of the other operand is then copied once per RNF_NB columns. */

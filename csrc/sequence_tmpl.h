@@ -17,7 +17,7 @@
  * depend on the thread count.
  */
 #define FN(name) RNF_CAT(RNF_CAT(name, _), SFX)
-#define RNF_SYNC() rnf_barrier_wait(bar, nth, &sense)
+#define RNF_SYNC() rnf_barrier_wait(bar, nth, tid, &reached)
 #define CELLP RNF_CAT(rnf_cellp_, SFX)
 #define OPS RNF_CAT(rnf_ops_, SFX)
 
@@ -201,12 +201,12 @@ static rnf_status FN(rnf_forward)(const rnf_desc *d, const rnf_fwd_args *a, void
     FN(set_cellp)(&cp, d, a->peephole);
     const int64_t TB = T * B;
     rnf_barrier *bar = (rnf_barrier *)(ws + L.bar);
-    rnf_barrier_init(bar);
+    rnf_barrier_init(bar, d->nthreads);
 
 #pragma omp parallel num_threads(d->nthreads)
     {
         const int tid = rnf_thread_id(), nth = rnf_thread_count();
-        int sense = 0;
+        unsigned reached = 0; /* barriers this thread has reached */
         int64_t lo, hi, p0, j0, j1;
         FN(unit_split)(H, nr, nth, tid, &p0, &j0, &j1);
 
@@ -426,7 +426,7 @@ static rnf_status FN(rnf_backward)(const rnf_desc *d, const rnf_bwd_args *a, voi
     FN(set_cellp)(&cp, d, a->peephole);
     const int64_t TB = T * B;
     rnf_barrier *bar = (rnf_barrier *)(ws + L.bbar);
-    rnf_barrier_init(bar);
+    rnf_barrier_init(bar, d->nthreads);
     /* Rows of W_hh the per-step product dh_prev += dg . W_hh runs over; the
      * original GRU's n block goes through r first (gru_r_bwd). */
     const int64_t Khh = orig_gru ? 2 * H : GH;
@@ -434,7 +434,7 @@ static rnf_status FN(rnf_backward)(const rnf_desc *d, const rnf_bwd_args *a, voi
 #pragma omp parallel num_threads(d->nthreads)
     {
         const int tid = rnf_thread_id(), nth = rnf_thread_count();
-        int sense = 0;
+        unsigned reached = 0; /* barriers this thread has reached */
         REAL *scr = (REAL *)(ws + L.thread + (size_t)tid * L.thread_stride);
         REAL *bbuf = scr + 8 * H;
         int64_t p0, j0, j1, lo, hi;
