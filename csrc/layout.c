@@ -137,11 +137,12 @@ rnf_status rnf_make_layout(const rnf_desc *d, rnf_layout *L)
     L->xg = take(&f, d->training ? 0 : mul3(Tc, B, I, &f.overflow), es);
     L->hw = take(&f, BGH, es);
     L->hwt = take(&f, mul3(B, G, Hp, &f.overflow), es); /* per-thread U h, panels padded */
+    const size_t BHs = mul3(B, (size_t)rnf_state_stride(d->hidden_size, es), 1, &f.overflow);
     for (int k = 0; k < 2; ++k) {
-        L->h[k] = take(&f, BH, es);
-        L->c[k] = take(&f, lstm ? BH : 0, es);
+        L->h[k] = take(&f, BHs, es);
+        L->c[k] = take(&f, lstm ? BHs : 0, es);
     }
-    L->rh = take(&f, orig_gru ? BH : 0, es);
+    L->rh = take(&f, orig_gru ? BHs : 0, es);
     take_rows(&f, B, &L->perm, &L->plen, &L->sort_tmp);
     L->fwd_ws = finish(&f);
 

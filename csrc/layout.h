@@ -19,6 +19,14 @@ enum { RNF_BARRIER_SLOT = 128 };
  * each block of the other operand is then copied once per RNF_NB columns. */
 #define RNF_KB 256
 #define RNF_NB 1024
+/* Row stride, in elements, of the forward's state buffers (h, c, r * h),
+ * which are the A operand of every step's recurrent product: H, padded
+ * where H elements span a multiple of 2 KB so that the product reads its
+ * rows in place rather than copying them per gate (rnf_gemm_packed's copy_a). */
+static inline int64_t rnf_state_stride(int64_t H, size_t es)
+{
+    return ((size_t)H * es) % 2048 == 0 && H > 0 ? H + 16 : H;
+}
 /* Rows (steps x batch) of one input-projection chunk in inference. */
 #define RNF_CHUNK_ROWS 256
 

@@ -107,17 +107,17 @@ static void FN(pack_backward)(const OPS *o, int64_t GH, int64_t H, int64_t I, co
  * The bits are the same either way.
  */
 static void FN(recurrent)(const OPS *o, int64_t M, int64_t G, int64_t ng, int64_t g0, int64_t H,
-                          int64_t w, const REAL *A, const REAL *whh_t, REAL *hwt, REAL *hw,
-                          int64_t ldh)
+                          int64_t w, const REAL *A, int64_t lda, const REAL *whh_t, REAL *hwt,
+                          REAL *hw, int64_t ldh)
 {
     const int64_t nr = o->nr;
     if (M > 2 || ng < G) {
         for (int64_t g = g0; g < g0 + ng; ++g)
-            o->gemm(M, w, H, A, H, 1, whh_t + g * H * nr, G * H, hw + g * H, ldh, 0, NULL);
+            o->gemm(M, w, H, A, lda, 1, whh_t + g * H * nr, G * H, hw + g * H, ldh, 0, NULL);
         return;
     }
     const int64_t np = (w + nr - 1) / nr, ldt = np * G * nr;
-    o->gemm(M, ldt, H, A, H, 1, whh_t, H, hwt, ldt, 0, NULL);
+    o->gemm(M, ldt, H, A, lda, 1, whh_t, H, hwt, ldt, 0, NULL);
     for (int64_t m = 0; m < M; ++m)
         for (int64_t q = 0; q < np; ++q)
             for (int64_t g = 0; g < G; ++g)
@@ -194,6 +194,7 @@ static rnf_status FN(rnf_forward)(const rnf_desc *d, const rnf_fwd_args *a, void
     const int gathered = !d->training && d->reverse && a->seq_lengths;
     REAL *hbuf[2] = {(REAL *)(ws + L.h[0]), (REAL *)(ws + L.h[1])};
     REAL *cbuf[2] = {(REAL *)(ws + L.c[0]), (REAL *)(ws + L.c[1])};
+    const int64_t Hs = rnf_state_stride(H, sizeof(REAL)); /* their row stride */
     REAL *t_hprev = d->training ? (REAL *)(tp + L.t_hprev) : NULL;
     REAL *t_cprev = d->training && lstm ? (REAL *)(tp + L.t_cprev) : NULL;
     REAL *t_hn = d->training && lbr ? (REAL *)(tp + L.t_hn) : NULL;
@@ -229,8 +230,8 @@ static rnf_status FN(rnf_forward)(const rnf_desc *d, const rnf_fwd_args *a, void
             FN(project)(o, G, GH, H, I, TB, x, I, wih_t, bias_x, j0, j1, xw);
         for (int64_t p = 0; p < B; ++p)
             for (int64_t j = j0; j < j1; ++j) {
-                hbuf[0][p * H + j] = h0 ? h0[perm[p] * H + j] : 0;
-                if (lstm) cbuf[0][p * H + j] = c0 ? c0[perm[p] * H + j] : 0;
+                hbuf[0][p * Hs + j] = h0 ? h0[perm[p] * H + j] : 0;
+                if (lstm) cbuf[0][p * Hs + j] = c0 ? c0[perm[p] * H + j] : 0;
             }
         RNF_SYNC();
         /* The time loop steps rows [r0, r1) and units [u0, u1): all rows and
@@ -277,35 +278,35 @@ static rnf_status FN(rnf_forward)(const rnf_desc *d, const rnf_fwd_args *a, void
                  : xw + GH * ((FN(time_of)(d->reverse, plen[p], s) - tlo) * B + perm[p]))
             if (na > 0) {
                 const int64_t ng = orig_gru ? 2 : G; /* the original GRU's n waits for r */
-                FN(recurrent)(o, na, G, ng, 0, H, u1 - u0, hc + r0 * H, whh_s, hwt_s,
+                FN(recurrent)(o, na, G, ng, 0, H, u1 - u0, hc + r0 * Hs, Hs, whh_s, hwt_s,
                               hw + r0 * GH + u0, GH);
                 if (orig_gru) {
                     for (int64_t p = r0; p < r0 + na; ++p)
-                        o->gru_rz_fwd(&cp, H, u0, u1, XW_ROW(p), hw + p * GH, hc + p * H,
-                                      rh + p * H, d->training ? XW_ROW(p) : NULL);
+                        o->gru_rz_fwd(&cp, H, u0, u1, XW_ROW(p), hw + p * GH, hc + p * Hs,
+                                      rh + p * Hs, d->training ? XW_ROW(p) : NULL);
                     if (!bs) RNF_SYNC();
-                    FN(recurrent)(o, na, G, 1, 2, H, u1 - u0, rh + r0 * H, whh_s, hwt_s,
+                    FN(recurrent)(o, na, G, 1, 2, H, u1 - u0, rh + r0 * Hs, Hs, whh_s, hwt_s,
                                   hw + r0 * GH + u0, GH);
                 }
                 for (int64_t p = r0; p < r0 + na; ++p) {
                     const int64_t tb = FN(time_of)(d->reverse, plen[p], s) * B + perm[p];
                     REAL *xr = XW_ROW(p), *zt = d->training ? xr : NULL;
                     if (t_hprev)
-                        for (int64_t j = u0; j < u1; ++j) t_hprev[tb * H + j] = hc[p * H + j];
+                        for (int64_t j = u0; j < u1; ++j) t_hprev[tb * H + j] = hc[p * Hs + j];
                     if (t_cprev)
-                        for (int64_t j = u0; j < u1; ++j) t_cprev[tb * H + j] = cc[p * H + j];
+                        for (int64_t j = u0; j < u1; ++j) t_cprev[tb * H + j] = cc[p * Hs + j];
                     if (lstm)
-                        o->lstm_fwd(&cp, H, u0, u1, xr, hw + p * GH, cc + p * H,
-                                    hnx + p * H, cnx + p * H, y + tb * H, zt);
+                        o->lstm_fwd(&cp, H, u0, u1, xr, hw + p * GH, cc + p * Hs,
+                                    hnx + p * Hs, cnx + p * Hs, y + tb * H, zt);
                     else if (lbr)
                         o->gru_lbr_fwd(&cp, H, u0, u1, xr, hw + p * GH, bias_hn,
-                                       hc + p * H, hnx + p * H, y + tb * H, zt,
+                                       hc + p * Hs, hnx + p * Hs, y + tb * H, zt,
                                        t_hn ? t_hn + tb * H : NULL);
                     else if (orig_gru)
-                        o->gru_n_fwd(&cp, H, u0, u1, xr, hw + p * GH, hc + p * H,
-                                     hnx + p * H, y + tb * H, zt);
+                        o->gru_n_fwd(&cp, H, u0, u1, xr, hw + p * GH, hc + p * Hs,
+                                     hnx + p * Hs, y + tb * H, zt);
                     else
-                        o->rnn_fwd(&cp, u0, u1, xr, hw + p * GH, hnx + p * H,
+                        o->rnn_fwd(&cp, u0, u1, xr, hw + p * GH, hnx + p * Hs,
                                    y + tb * H, zt);
                 }
             }
@@ -313,8 +314,8 @@ static rnf_status FN(rnf_forward)(const rnf_desc *d, const rnf_fwd_args *a, void
             for (int64_t p = nact > r0 ? nact : r0; p < r1; ++p) {
                 const int64_t tb = s * B + perm[p];
                 for (int64_t j = u0; j < u1; ++j) {
-                    hnx[p * H + j] = hc[p * H + j];
-                    if (lstm) cnx[p * H + j] = cc[p * H + j];
+                    hnx[p * Hs + j] = hc[p * Hs + j];
+                    if (lstm) cnx[p * Hs + j] = cc[p * Hs + j];
                     y[tb * H + j] = 0;
                     if (t_hprev) t_hprev[tb * H + j] = 0;
                     if (t_cprev) t_cprev[tb * H + j] = 0;
@@ -329,8 +330,8 @@ static rnf_status FN(rnf_forward)(const rnf_desc *d, const rnf_fwd_args *a, void
 #undef XW_ROW
         for (int64_t p = r0; p < r1; ++p)
             for (int64_t j = u0; j < u1; ++j) {
-                h_n[perm[p] * H + j] = hbuf[cur][p * H + j];
-                if (lstm) c_n[perm[p] * H + j] = cbuf[cur][p * H + j];
+                h_n[perm[p] * H + j] = hbuf[cur][p * Hs + j];
+                if (lstm) c_n[perm[p] * H + j] = cbuf[cur][p * Hs + j];
             }
     }
     return RNF_OK;
