@@ -1031,22 +1031,7 @@ static void PW(rnn_bwd)(CP cp, int64_t j0, int64_t j1, const REAL *zt, const REA
 #undef VSTOREM_
 #undef PW_LANES
 #undef PW_LANE
-#undef VEC
-#undef VBOOL
-#undef VMASK
-#undef VMASK_N
-#undef VP
-#undef VFMA
-#undef VSET1
-#undef VZERO
-#undef VLOAD
-#undef VSTORE
-#undef VLOADM
-#undef VSTOREM
-#undef VSEL
-#undef VSCALEF
-#undef VRCP14
-#undef VFLOOR
+/* the ISA's one-vector macros back (pop_macro replaces the group versions) */
 #pragma pop_macro("VEC")
 #pragma pop_macro("VBOOL")
 #pragma pop_macro("VMASK")
