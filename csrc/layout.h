@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "kernels/kernels.h"
 #include "rnnfast.h"
 
 enum { RNF_ALIGN = 64 };
@@ -21,11 +22,11 @@ enum { RNF_BARRIER_SLOT = 128 };
 #define RNF_NB 1024
 /* Row stride, in elements, of the forward's state buffers (h, c, r * h),
  * which are the A operand of every step's recurrent product: H, padded
- * where H elements span a multiple of 2 KB so that the product reads its
- * rows in place rather than copying them per gate (rnf_gemm_packed's copy_a). */
+ * where rows H apart would share L1 sets, so that the product reads them in
+ * place rather than copying them once per gate (rnf_rows_share_sets). */
 static inline int64_t rnf_state_stride(int64_t H, size_t es)
 {
-    return ((size_t)H * es) % 2048 == 0 && H > 0 ? H + 16 : H;
+    return H > 0 && rnf_rows_share_sets(H * (int64_t)es) ? H + RNF_ROW_PAD : H;
 }
 /* Rows (steps x batch) of one input-projection chunk in inference. */
 #define RNF_CHUNK_ROWS 256

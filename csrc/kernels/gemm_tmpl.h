@@ -20,10 +20,9 @@
  * one block read W once, not twice (LSTM forward B256 H1024: 4 % faster). */
 #define RNF_MC (sizeof(REAL) == 4 ? 512 : 256)
 #endif
-/* A rows copied at a time (a multiple of MR_MAX; the buffer lives on the
- * stack: 52 KB in float, 104 KB in double) and the padding of their stride. */
+/* A rows copied at a time (a multiple of MR_MAX; the buffer, its stride
+ * padded by RNF_ROW_PAD, lives on the stack: 52 KB in float, 104 in double). */
 #define RNF_ACOPY_ROWS 48
-#define RNF_ACOPY_PAD 16
 
 void KFN(rnf_pack)(int64_t K, int64_t N, const REAL *restrict B, int64_t b_rs, int64_t b_cs,
                    REAL *restrict Bp)
@@ -232,9 +231,9 @@ void KFN(rnf_gemm_packed)(int64_t M, int64_t N, int64_t K, const REAL *A, int64_
      * to a dense buffer, where a micro-kernel's reads run on consecutive
      * lines (1.3x at M2048 N1024 K6400, k 16 KB apart, one core). */
     const int64_t stride_bytes = a_rs * (int64_t)sizeof(REAL);
-    const int copy_a = a_cs == 1 && M > 2 && (stride_bytes & 2047) == 0;
+    const int copy_a = a_cs == 1 && M > 2 && rnf_rows_share_sets(stride_bytes);
     const int copy_t = a_rs == 1 && M > 2 && a_cs * (int64_t)sizeof(REAL) >= 1024;
-    REAL abuf[RNF_ACOPY_ROWS * (RNF_KC + RNF_ACOPY_PAD)] __attribute__((aligned(64)));
+    REAL abuf[RNF_ACOPY_ROWS * (RNF_KC + RNF_ROW_PAD)] __attribute__((aligned(64)));
 #endif
     for (int64_t m0 = 0; m0 < M; m0 += mcb) {
         const int64_t mb = M - m0 < mcb ? M - m0 : mcb;
@@ -265,7 +264,7 @@ void KFN(rnf_gemm_packed)(int64_t M, int64_t N, int64_t K, const REAL *A, int64_
                 const REAL *As = Ab + s0 * a_rs;
                 int64_t rs = a_rs, cs = a_cs;
                 if (copy_a) {
-                    rs = kc + RNF_ACOPY_PAD;
+                    rs = kc + RNF_ROW_PAD;
                     for (int64_t i = 0; i < sb; ++i)
                         memcpy(abuf + i * rs, As + i * a_rs, (size_t)kc * sizeof(REAL));
                     As = abuf;

@@ -22,6 +22,13 @@
 #define RNF_CAT_(a, b) a##b
 #define RNF_CAT(a, b) RNF_CAT_(a, b)
 
+/* Rows of the GEMM's A operand whose byte stride is a multiple of 2 KB fall
+ * into one or two L1 sets and evict each other; rnf_gemm_packed copies such
+ * rows to a buffer whose stride is padded by RNF_ROW_PAD elements. A caller
+ * that owns its rows can store them padded instead (rnf_state_stride). */
+#define RNF_ROW_PAD 16
+static inline int rnf_rows_share_sets(int64_t stride_bytes) { return (stride_bytes & 2047) == 0; }
+
 /* Widest panel of any path, in elements: packed buffers are sized for it. */
 #define RNF_NR_MAX_F32 32
 #define RNF_NR_MAX_F64 16
