@@ -55,10 +55,10 @@ static inline void rnf_barrier_wait(rnf_barrier *b, int nth, int tid, unsigned *
     const unsigned n = ++*reached;
     atomic_store_explicit(rnf_barrier_slot(b, tid), n, memory_order_release);
     for (int k = 0; k < nth; ++k) {
+        if (k == tid) continue;
         const atomic_uint *s = rnf_barrier_slot(b, k);
         /* wrap-safe "slot k is behind n" */
-        for (unsigned spins = 0;
-             k != tid && (int)(atomic_load_explicit(s, memory_order_acquire) - n) < 0;) {
+        for (unsigned spins = 0; (int)(atomic_load_explicit(s, memory_order_acquire) - n) < 0;) {
             if (++spins < 8192) {
 #if defined(__x86_64__) || defined(__i386__)
                 __builtin_ia32_pause();
