@@ -30,6 +30,10 @@ def c_array(a: np.ndarray, dtype) -> np.ndarray:
     """a as a C-contiguous, aligned array of dtype in native byte order,
     copied only when it is not one already (pickled or shared-memory buffers
     can arrive unaligned)."""
+    if a.dtype == dtype:  # the usual case, answered without np.require's overhead
+        flags = a.flags
+        if flags.c_contiguous and flags.aligned:
+            return a
     return np.require(a, dtype=dtype, requirements=["C_CONTIGUOUS", "ALIGNED"])
 
 

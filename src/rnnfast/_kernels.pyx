@@ -33,33 +33,51 @@ cdef const void *_ptr(object a):
     return cnp.PyArray_DATA(<cnp.ndarray>a)
 
 
-def _need(a, str name, tuple shape, dtype, bint optional=False):
+# The dtypes the kernels take, as NumPy's (singleton) descriptors: an array
+# whose descriptor is one of these, and is the one wanted, needs no slower test.
+cdef object _F32 = np.dtype(np.float32), _F64 = np.dtype(np.float64)
+cdef object _I64 = np.dtype(np.int64), _U8 = np.dtype(np.uint8)
+cdef tuple _NATIVE = (_F32, _F64, _I64, _U8)
+
+
+cdef int _need(object a, str name, tuple shape, object dtype, bint optional=False) except -1:
     """Internal contract check: exact dtype, shape and C order."""
     if a is None:
         if optional:
-            return
+            return 0
         raise ValueError(f"{name}: required")
-    if not isinstance(a, np.ndarray):
+    if not isinstance(a, cnp.ndarray):
         raise TypeError(f"{name}: expected a numpy.ndarray, got {type(a).__name__}")
-    if a.dtype != dtype or not a.dtype.isnative:
-        raise TypeError(f"{name}: expected dtype {np.dtype(dtype)}, got {a.dtype}")
-    if a.shape != shape:
+    cdef cnp.ndarray arr = <cnp.ndarray>a
+    cdef object descr = <object>cnp.PyArray_DESCR(arr)
+    if not (descr is dtype and descr in _NATIVE):
+        if descr != dtype or not descr.isnative:
+            raise TypeError(f"{name}: expected dtype {np.dtype(dtype)}, got {descr}")
+    cdef int ndim = cnp.PyArray_NDIM(arr), k
+    cdef bint same = ndim == len(shape)
+    if same:
+        for k in range(ndim):
+            if cnp.PyArray_DIMS(arr)[k] != <cnp.npy_intp>shape[k]:
+                same = False
+                break
+    if not same:
         raise ValueError(f"{name}: expected shape {shape}, got {a.shape}")
-    if not (a.flags.c_contiguous and a.flags.aligned):
+    if not (cnp.PyArray_IS_C_CONTIGUOUS(arr) and cnp.PyArray_ISALIGNED(arr)):
         raise ValueError(f"{name}: expected an aligned C-contiguous array")
+    return 0
 
 
-def _dims(a, str name, int ndim):
+cdef tuple _dims(object a, str name, int ndim):
     """The shape of a, which must be an ndarray of ndim dimensions (read
     before the full check, which needs the sizes)."""
-    if not isinstance(a, np.ndarray):
+    if not isinstance(a, cnp.ndarray):
         raise TypeError(f"{name}: expected a numpy.ndarray, got {type(a).__name__}")
-    if a.ndim != ndim:
+    if cnp.PyArray_NDIM(<cnp.ndarray>a) != ndim:
         raise ValueError(f"{name}: expected {ndim} dimensions, got shape {a.shape}")
     return a.shape
 
 
-def _sequence_sizes(str cell, x, w_ih, w_hh, peephole, seq_lengths, packed):
+cdef tuple _sequence_sizes(str cell, x, w_ih, w_hh, peephole, seq_lengths, packed):
     """(T, B, I, H, G*H) of a sequence call, after checking the arrays that
     forward and backward share."""
     T, B, I = _dims(x, "x", 3)
@@ -70,12 +88,12 @@ def _sequence_sizes(str cell, x, w_ih, w_hh, peephole, seq_lengths, packed):
     _need(w_ih, "w_ih", (GH, I), dtype)
     _need(w_hh, "w_hh", (GH, H), dtype)
     _need(peephole, "peephole", (3, H), dtype, True)
-    _need(seq_lengths, "seq_lengths", (B,), np.int64, True)
-    _need(packed, "packed", (_nbytes(packed),), np.uint8, True)
+    _need(seq_lengths, "seq_lengths", (B,), _I64, True)
+    _need(packed, "packed", (_nbytes(packed),), _U8, True)
     return T, B, I, H, GH
 
 
-def _jordan_sizes(x, w_ih, w_yh, w_ho, seq_lengths):
+cdef tuple _jordan_sizes(x, w_ih, w_yh, w_ho, seq_lengths):
     """(T, B, I, H, O) of a Jordan call, after checking the arrays that
     forward and backward share."""
     T, B, I = _dims(x, "x", 3)
@@ -85,17 +103,21 @@ def _jordan_sizes(x, w_ih, w_yh, w_ho, seq_lengths):
     _need(w_ih, "w_ih", (H, I), dtype)
     _need(w_yh, "w_yh", (H, O), dtype)
     _need(w_ho, "w_ho", (O, H), dtype)
-    _need(seq_lengths, "seq_lengths", (B,), np.int64, True)
+    _need(seq_lengths, "seq_lengths", (B,), _I64, True)
     return T, B, I, H, O
 
 
-def _nbytes(packed):
+cdef size_t _nbytes(object packed):
     """Size of a packed-weights buffer (0 for None); _need checks it is one."""
     return getattr(packed, "nbytes", 0) if packed is not None else 0
 
 
 cdef int _dtype_code(dtype) except -1:
     """0 for float32, 1 for float64; anything else is refused before C sees it."""
+    if dtype is _F32:
+        return 0
+    if dtype is _F64:
+        return 1
     dt = np.dtype(dtype)
     if dt == np.float32 and dt.isnative:
         return 0
@@ -243,7 +265,7 @@ def backward(str cell, x, w_ih, w_hh, peephole, seq_lengths, dy, dh_n, dc_n, tap
                acts, nthreads, packed is not None)
     cdef size_t fw = 0, bw = 0, tb = 0
     _raise_status(rnf_query(&d, &fw, &bw, &tb), "backward")
-    _need(tape, "tape", (tb,), np.uint8)
+    _need(tape, "tape", (tb,), _U8)
     ws = _workspace(bw)
     dx = np.empty((T, B, I), dtype=dtype)
     dw_ih = np.empty((GH, I), dtype=dtype)
@@ -350,7 +372,7 @@ def jordan_backward(x, w_ih, w_yh, w_ho, seq_lengths, dy, dy_n, tape, *, int act
     _jordan_desc(&d, dtype, T, B, I, H, O, act_h, act_o, True, nthreads)
     cdef size_t fw = 0, bw = 0, tb = 0
     _raise_status(rnf_jordan_query(&d, &fw, &bw, &tb), "backward")
-    _need(tape, "tape", (tb,), np.uint8)
+    _need(tape, "tape", (tb,), _U8)
     ws = _workspace(bw)
     dx = np.empty((T, B, I), dtype=dtype)
     dw_ih = np.empty((H, I), dtype=dtype)
@@ -411,11 +433,11 @@ def same_bytes(cnp.ndarray a, cnp.ndarray b):
 
     Layers compare each live parameter with the snapshot they prepared from
     it; this is what lets them notice in-place changes."""
-    if not (a.flags.c_contiguous and b.flags.c_contiguous):
+    if not (cnp.PyArray_IS_C_CONTIGUOUS(a) and cnp.PyArray_IS_C_CONTIGUOUS(b)):
         raise ValueError("same_bytes: expected C-contiguous arrays")
-    if a.nbytes != b.nbytes:
+    cdef size_t n = <size_t>cnp.PyArray_NBYTES(a)
+    if <size_t>cnp.PyArray_NBYTES(b) != n:
         return False
-    cdef size_t n = a.nbytes
     cdef const void *pa = cnp.PyArray_DATA(a)
     cdef const void *pb = cnp.PyArray_DATA(b)
     cdef int r

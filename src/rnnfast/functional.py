@@ -43,9 +43,16 @@ class _Tape:
         self.call, self.raw, self.packed = call, raw, packed
 
 
+_codes_of: dict = {}  # activation names -> the kernels' three codes, made once per tuple
+
+
 def _act_codes(acts: Sequence[str]) -> tuple:
-    codes = tuple(_kernels.ACT_CODES[a] for a in acts)
-    return codes + (_kernels.ACT_CODES["tanh"],) * (3 - len(codes))
+    codes = _codes_of.get(acts)
+    if codes is None:
+        codes = tuple(_kernels.ACT_CODES[a] for a in acts)
+        codes += (_kernels.ACT_CODES["tanh"],) * (3 - len(codes))
+        _codes_of[tuple(acts)] = codes
+    return codes
 
 
 def _forward(c: _checks.Call, copy_x: bool = True, copy_w: bool = True,
