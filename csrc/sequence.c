@@ -49,11 +49,21 @@ static void rnf_barrier_init(rnf_barrier *b, int nslots)
     for (int k = 0; k < nslots; ++k) atomic_init(rnf_barrier_slot(b, k), 0u);
 }
 
-static inline void rnf_barrier_wait(rnf_barrier *b, int nth, int tid, unsigned *reached)
+/* Arrive: publish that this thread has reached its next barrier. Work that
+ * neither reads what others write before the barrier nor writes what they
+ * read after it may run between this and rnf_barrier_await. */
+static inline unsigned rnf_barrier_arrive(rnf_barrier *b, int nth, int tid, unsigned *reached)
 {
-    if (nth == 1) return;
+    if (nth == 1) return 0;
     const unsigned n = ++*reached;
     atomic_store_explicit(rnf_barrier_slot(b, tid), n, memory_order_release);
+    return n;
+}
+
+/* Wait until every other thread has arrived at barrier n. */
+static inline void rnf_barrier_await(rnf_barrier *b, int nth, int tid, unsigned n)
+{
+    if (nth == 1) return;
     for (int k = 0; k < nth; ++k) {
         if (k == tid) continue;
         const atomic_uint *s = rnf_barrier_slot(b, k);
@@ -68,6 +78,11 @@ static inline void rnf_barrier_wait(rnf_barrier *b, int nth, int tid, unsigned *
             }
         }
     }
+}
+
+static inline void rnf_barrier_wait(rnf_barrier *b, int nth, int tid, unsigned *reached)
+{
+    rnf_barrier_await(b, nth, tid, rnf_barrier_arrive(b, nth, tid, reached));
 }
 
 /* The most bytes of state rows a step prefetches before its product
