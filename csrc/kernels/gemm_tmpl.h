@@ -20,6 +20,11 @@
  * one block read W once, not twice (LSTM forward B256 H1024: 4 % faster). */
 #define RNF_MC (sizeof(REAL) == 4 ? 512 : 256)
 #endif
+/* B whose panels span up to this many bytes (N columns by Kp rows: with
+ * Kp > K the panels interleave with other calls' panels, as a weight
+ * matrix's gates do) is taken to stay in L2 between row sweeps and between
+ * calls, and is not prefetched (M8 N1024 K256, 1 MB: prefetching cost 6 %). */
+#define RNF_PF_SPAN_MIN (1 << 20)
 /* A rows copied at a time (a multiple of MR_MAX; the buffer, its stride
  * padded by RNF_ROW_PAD, lives on the stack: 52 KB in float, 104 in double). */
 #define RNF_ACOPY_ROWS 48
@@ -62,11 +67,12 @@ static inline VMASK KFN(mask_of)(int valid)
 
 #define RNF_ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11)
 
-/* MR (1..MR_MAX) rows x one panel (2 vectors). */
+/* MR (1..MR_MAX) rows x one panel (2 vectors). Step k < npf also asks for
+ * line k from pf into L2 (the caller's prefetch share, below). */
 static inline __attribute__((always_inline)) void
 KFN(kern_tall)(const int MR, int64_t kc, const REAL *restrict A, int64_t a_rs, int64_t a_cs,
                const REAL *restrict Bp, REAL *restrict C, int64_t ldc, int load_c,
-               const REAL *restrict bias, int ncols)
+               const REAL *restrict bias, int ncols, const char *pf, int64_t npf)
 {
     const VMASK m0 = KFN(mask_of)(ncols), m1 = KFN(mask_of)(ncols - VL);
 #define DECL(i) VEC c##i##a = VZERO(), c##i##b = VZERO();
@@ -83,6 +89,7 @@ KFN(kern_tall)(const int MR, int64_t kc, const REAL *restrict A, int64_t a_rs, i
     RNF_ROWS(INIT)
 #undef INIT
     for (int64_t k = 0; k < kc; ++k) {
+        if (k < npf) __builtin_prefetch(pf + k * 64, 0, 2);
         const VEC b0 = VLOAD(Bp + k * NR), b1 = VLOAD(Bp + k * NR + VL);
         const REAL *ak = A + k * a_cs;
 #define STEP(i)                                                                                  \
@@ -159,9 +166,10 @@ KFN(kern_wide)(const int MR, const int NP, int64_t kc, const REAL *restrict A, i
 static __attribute__((noinline)) void
 KFN(block)(int64_t mr, int np, int64_t kc, const REAL *A, int64_t a_rs, int64_t a_cs,
            const REAL *Bp, int64_t pstride, REAL *C, int64_t ldc, int load_c, const REAL *bias,
-           int ncols)
+           int ncols, const char *pf, int64_t npf)
 {
-#define RNF_K(m, p) KFN(kern_tall)(m, kc, A, a_rs, a_cs, Bp, C, ldc, load_c, bias, ncols)
+#define RNF_K(m, p)                                                                              \
+    KFN(kern_tall)(m, kc, A, a_rs, a_cs, Bp, C, ldc, load_c, bias, ncols, pf, npf)
 #define RNF_W(m, p)                                                                              \
     KFN(kern_wide)(m, p, kc, A, a_rs, a_cs, Bp, pstride, C, ldc, load_c, bias, ncols)
     if (np == 1) {
@@ -253,7 +261,7 @@ void KFN(rnf_gemm_packed)(int64_t M, int64_t N, int64_t K, const REAL *A, int64_
                     const int nc = (int)(N - (q + np - 1) * NR);
                     KFN(block)(mb, np, kc, Ab, a_rs, a_cs, Bb + q * Kp * NR, Kp * NR,
                                Cb + q * NR, ldc, load_c, b0 ? b0 + q * NR : NULL,
-                               nc > NR ? NR : nc);
+                               nc > NR ? NR : nc, NULL, 0);
                 }
                 continue;
             }
@@ -277,13 +285,28 @@ void KFN(rnf_gemm_packed)(int64_t M, int64_t N, int64_t K, const REAL *A, int64_
                 /* equal row blocks (16 rows: 8 + 8, not 12 + 4): every call keeps
                  * enough independent accumulator chains */
                 const int64_t nblk = (sb + MR_MAX - 1) / MR_MAX;
+                /* While the row blocks use panel q's kc rows, they ask for
+                 * panel q + 1's into L2, a share each, one line per k step.
+                 * B is read once per row sweep, and where it is larger than L2
+                 * the first row block of each panel otherwise waited on L3
+                 * (one core, M128 N4096 K1024: 146-153 -> 161-171 GF/s;
+                 * M16 N2048 K512: 139-140 -> 167-178). A share longer than
+                 * kc (one row block) is asked for only in part. */
+                const int64_t lines = npan * Kp * NR * (int64_t)sizeof(REAL) > RNF_PF_SPAN_MIN
+                                          ? kc * NR * (int64_t)sizeof(REAL) / 64
+                                          : 0;
+                const int64_t share = (lines + nblk - 1) / nblk;
                 for (int64_t q = 0; q < npan; ++q) {
                     const int nc = (int)(N - q * NR);
+                    const char *next = q + 1 < npan ? (const char *)(Bb + (q + 1) * Kp * NR) : NULL;
                     for (int64_t blk = 0, i = 0; blk < nblk; ++blk) {
                         const int64_t mr = (sb - i) / (nblk - blk) + ((sb - i) % (nblk - blk) != 0);
+                        const int64_t f0 = blk * share < lines ? blk * share : lines;
+                        const int64_t nf = lines - f0 < share ? lines - f0 : share;
                         KFN(block)(mr, 1, kc, As + i * rs, rs, cs, Bb + q * Kp * NR, Kp * NR,
                                    Cb + (s0 + i) * ldc + q * NR, ldc, load_c,
-                                   b0 ? b0 + q * NR : NULL, nc > NR ? NR : nc);
+                                   b0 ? b0 + q * NR : NULL, nc > NR ? NR : nc,
+                                   next ? next + f0 * 64 : NULL, next ? nf : 0);
                         i += mr;
                     }
                 }
