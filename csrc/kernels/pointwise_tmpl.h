@@ -943,6 +943,31 @@ static void PW(gru_rz_fwd)(CP cp, int64_t H, int64_t j0, int64_t j1, const REAL 
 
 /* Original GRU, second half: hw's n block holds U_n (r * h); xw's n block
  * includes b_hn; hw's z block holds z's pre-activation. */
+#ifdef VEC
+/* One pass: z and 1 - z from one exp (gate_pair_v), the candidate, and h,
+ * with the bits of the passes below. */
+static void PW(gru_n_fwd)(CP cp, int64_t H, int64_t j0, int64_t j1, const REAL *xw, REAL *hw,
+                          const REAL *hp, REAL *hn, REAL *y, REAL *zt)
+{
+    const int64_t n = j1 - j0;
+    const REAL clip = cp->clip;
+    const int a0 = cp->act[0], a1 = cp->act[1];
+    xw += j0, hw += j0, hp += j0, hn += j0, y += j0;
+    if (zt) zt += j0;
+#define BODY(LD, ST)                                                                             \
+    {                                                                                            \
+        const VEC a = VADD(LD(xw + 2 * H + j), LD(hw + 2 * H + j));                              \
+        if (zt) ST(zt + 2 * H + j, a);                                                           \
+        VEC z, zc;                                                                               \
+        PW(gate_pair_v)(clip, a0, LD(hw + H + j), &z, &zc);                                      \
+        const VEC h = VADD(VMUL(zc, PW(gate_v)(clip, a1, a)), VMUL(z, LD(hp + j)));              \
+        ST(y + j, h);                                                                            \
+        ST(hn + j, h);                                                                           \
+    }
+    PW_VLOOP(n, BODY);
+#undef BODY
+}
+#else
 static void PW(gru_n_fwd)(CP cp, int64_t H, int64_t j0, int64_t j1, const REAL *xw, REAL *hw,
                           const REAL *hp, REAL *hn, REAL *y, REAL *zt)
 {
@@ -955,6 +980,7 @@ static void PW(gru_n_fwd)(CP cp, int64_t H, int64_t j0, int64_t j1, const REAL *
     PW(gate_pass)(cp, cp->act[1], a, a, n);
     PW(gru_z_blend)(cp, n, hw + H, a, hp, hn, y);
 }
+#endif
 
 /* Original GRU backward, first half: z and n blocks of dg; dh becomes z * dh. */
 static void PW(gru_zn_bwd)(CP cp, int64_t H, int64_t j0, int64_t j1, const REAL *zt,
