@@ -815,6 +815,19 @@ static void PW(gru_z_blend)(CP cp, int64_t n, REAL *az, const REAL *nv, const RE
     }
 }
 
+#ifdef VEC
+/* h' = (1 - z) * act1(clamp(zn)) + z * hp from z's and n's pre-activations:
+ * gru_z_blend's arithmetic one vector at a time, with z and 1 - z from one
+ * exp (gate_pair_v). Both GRU forms' forward passes end with it. */
+static inline __attribute__((always_inline)) VEC PW(gru_h_v)(REAL clip, int a0, int a1, VEC zz,
+                                                             VEC zn, VEC hp)
+{
+    VEC z, zc;
+    PW(gate_pair_v)(clip, a0, zz, &z, &zc);
+    return VADD(VMUL(zc, PW(gate_v)(clip, a1, zn)), VMUL(z, hp));
+}
+#endif
+
 /* linear_before_reset: xw holds W x + b_i (+ b_h for r, z); hw holds U h (the
  * scalar version overwrites it); bhn is b_hn; thn (tape, with zt) keeps
  * U_n h + b_hn. */
@@ -841,10 +854,7 @@ static void PW(gru_lbr_fwd)(CP cp, int64_t H, int64_t j0, int64_t j1, const REAL
             ST(zt + 2 * H + j, zn);                                                              \
             ST(thn + j, un);                                                                     \
         }                                                                                        \
-        const VEC nv = PW(gate_v)(clip, a1, zn);                                                 \
-        VEC z, zc;                                                                               \
-        PW(gate_pair_v)(clip, a0, zz, &z, &zc);                                                  \
-        const VEC h = VADD(VMUL(zc, nv), VMUL(z, LD(hp + j)));                                   \
+        const VEC h = PW(gru_h_v)(clip, a0, a1, zz, zn, LD(hp + j));                             \
         ST(y + j, h);                                                                            \
         ST(hn + j, h);                                                                           \
     }
@@ -944,8 +954,8 @@ static void PW(gru_rz_fwd)(CP cp, int64_t H, int64_t j0, int64_t j1, const REAL 
 /* Original GRU, second half: hw's n block holds U_n (r * h); xw's n block
  * includes b_hn; hw's z block holds z's pre-activation. */
 #ifdef VEC
-/* One pass: z and 1 - z from one exp (gate_pair_v), the candidate, and h,
- * with the bits of the passes below. */
+/* One pass, pre-activation to h (gru_h_v), with the bits of the passes
+ * below. */
 static void PW(gru_n_fwd)(CP cp, int64_t H, int64_t j0, int64_t j1, const REAL *xw, REAL *hw,
                           const REAL *hp, REAL *hn, REAL *y, REAL *zt)
 {
@@ -958,9 +968,7 @@ static void PW(gru_n_fwd)(CP cp, int64_t H, int64_t j0, int64_t j1, const REAL *
     {                                                                                            \
         const VEC a = VADD(LD(xw + 2 * H + j), LD(hw + 2 * H + j));                              \
         if (zt) ST(zt + 2 * H + j, a);                                                           \
-        VEC z, zc;                                                                               \
-        PW(gate_pair_v)(clip, a0, LD(hw + H + j), &z, &zc);                                      \
-        const VEC h = VADD(VMUL(zc, PW(gate_v)(clip, a1, a)), VMUL(z, LD(hp + j)));              \
+        const VEC h = PW(gru_h_v)(clip, a0, a1, LD(hw + H + j), a, LD(hp + j));                  \
         ST(y + j, h);                                                                            \
         ST(hn + j, h);                                                                           \
     }
