@@ -79,3 +79,51 @@ def test_functional_tape_held_by_output_survives_later_calls():
     g2 = rnnfast.lstm_backward(out, np.ones_like(out.y)).as_dict()
     for k in g1:
         np.testing.assert_array_equal(g1[k], g2[k])
+
+
+def _addr(a):
+    return a.__array_interface__["data"][0]
+
+
+def test_training_outputs_are_recycled_only_once_dropped():
+    """A training call's y comes from the output pool: a later call never
+    writes over one that is still held, and reuses it once it is dropped."""
+    rng = np.random.default_rng(2)
+    T, B, I, H = 64, 8, 5, 64  # y: 256 KB of doubles, above OUT_MIN
+    x = rng.standard_normal((T, B, I))
+    w_ih, w_hh = rng.standard_normal((4 * H, I)), rng.standard_normal((4 * H, H))
+    out1 = rnnfast.lstm(x, w_ih, w_hh, keep_tape=True)
+    assert out1.y.nbytes >= _tapes.OUT_MIN and not out1.y.flags.owndata
+    y1, at = out1.y.copy(), _addr(out1.y)
+    out2 = rnnfast.lstm(2 * x, w_ih, w_hh, keep_tape=True)
+    assert not np.shares_memory(out1.y, out2.y)
+    np.testing.assert_array_equal(out1.y, y1)  # untouched by the second call
+    del out1
+    out3 = rnnfast.lstm(x, w_ih, w_hh, keep_tape=True)
+    assert _addr(out3.y) == at  # the dropped output's buffer came back
+    np.testing.assert_array_equal(out3.y, y1)
+
+
+def test_inference_outputs_are_plain_arrays():
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((64, 8, 5))
+    y = rnnfast.lstm(x, rng.standard_normal((256, 5)), rng.standard_normal((256, 64))).y
+    assert y.nbytes >= _tapes.OUT_MIN and y.flags.owndata
+
+
+def test_held_gradients_survive_later_backward_calls():
+    """dx and the weight gradients come from the output pool: ones the caller
+    holds keep their values through later calls, which still give the same
+    gradients for the same inputs."""
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((64, 8, 64))  # dx: 256 KB; the weight gradients: 128 KB
+    w_ih, w_hh = rng.standard_normal((256, 64)) / 8, rng.standard_normal((256, 64)) / 8
+    dy = rng.standard_normal((64, 8, 64))
+    g1 = rnnfast.lstm_backward(rnnfast.lstm(x, w_ih, w_hh, keep_tape=True), dy).as_dict()
+    kept = {k: v.copy() for k, v in g1.items()}
+    for _ in range(2):
+        g = rnnfast.lstm_backward(rnnfast.lstm(x, w_ih, w_hh, keep_tape=True), dy).as_dict()
+        for k in g:
+            assert not np.shares_memory(g[k], g1[k])
+            np.testing.assert_array_equal(g[k], kept[k])
+            np.testing.assert_array_equal(g1[k], kept[k])

@@ -227,7 +227,7 @@ def forward(str cell, x, w_ih, w_hh, b_ih, b_hh, h0, c0, peephole, seq_lengths, 
     _raise_status(rnf_query(&d, &fw, &bw, &tb), "forward")
     ws = _workspace(fw)
     tape = _tapes.take(tb) if training else None
-    y = np.empty((T, B, H), dtype=dtype)
+    y = _tapes.array((T, B, H), dtype) if training else np.empty((T, B, H), dtype=dtype)
     h_n = np.empty((B, H), dtype=dtype)
     c_n = np.empty((B, H), dtype=dtype) if lstm else None
 
@@ -267,9 +267,9 @@ def backward(str cell, x, w_ih, w_hh, peephole, seq_lengths, dy, dh_n, dc_n, tap
     _raise_status(rnf_query(&d, &fw, &bw, &tb), "backward")
     _need(tape, "tape", (tb,), _U8)
     ws = _workspace(bw)
-    dx = np.empty((T, B, I), dtype=dtype)
-    dw_ih = np.empty((GH, I), dtype=dtype)
-    dw_hh = np.empty((GH, H), dtype=dtype)
+    dx = _tapes.array((T, B, I), dtype)
+    dw_ih = _tapes.array((GH, I), dtype)
+    dw_hh = _tapes.array((GH, H), dtype)
     db_ih = np.empty((GH,), dtype=dtype)
     db_hh = np.empty((GH,), dtype=dtype)
     dh0 = np.empty((B, H), dtype=dtype)
@@ -344,7 +344,7 @@ def jordan_forward(x, w_ih, w_yh, b_h, w_ho, b_o, y0, seq_lengths, *, int act_h,
     _raise_status(rnf_jordan_query(&d, &fw, &bw, &tb), "forward")
     ws = _workspace(fw)
     tape = _tapes.take(tb) if training else None
-    y = np.empty((T, B, O), dtype=dtype)
+    y = _tapes.array((T, B, O), dtype) if training else np.empty((T, B, O), dtype=dtype)
     y_n = np.empty((B, O), dtype=dtype)
     cdef rnf_jordan_fwd_args a
     a.x, a.w_ih, a.w_yh, a.b_h = _ptr(x), _ptr(w_ih), _ptr(w_yh), _ptr(b_h)
@@ -374,11 +374,11 @@ def jordan_backward(x, w_ih, w_yh, w_ho, seq_lengths, dy, dy_n, tape, *, int act
     _raise_status(rnf_jordan_query(&d, &fw, &bw, &tb), "backward")
     _need(tape, "tape", (tb,), _U8)
     ws = _workspace(bw)
-    dx = np.empty((T, B, I), dtype=dtype)
-    dw_ih = np.empty((H, I), dtype=dtype)
-    dw_yh = np.empty((H, O), dtype=dtype)
+    dx = _tapes.array((T, B, I), dtype)
+    dw_ih = _tapes.array((H, I), dtype)
+    dw_yh = _tapes.array((H, O), dtype)
     db_h = np.empty((H,), dtype=dtype)
-    dw_ho = np.empty((O, H), dtype=dtype)
+    dw_ho = _tapes.array((O, H), dtype)
     db_o = np.empty((O,), dtype=dtype)
     dy0 = np.empty((B, O), dtype=dtype)
     cdef rnf_jordan_bwd_args a
