@@ -7,6 +7,7 @@ import pytest
 
 import rnnfast
 from conftest import assert_close
+from rnnfast import _kernels
 
 
 def needs_torch():
@@ -227,6 +228,34 @@ def test_in_place_and_assigned_weight_changes_are_seen():
     m.load_state_dict(sd)
     fresh.bias_hh_l0 = fresh.bias_hh_l0 + 1
     np.testing.assert_array_equal(m(x)[0], fresh(x)[0])
+
+
+@pytest.mark.parametrize("at", [0, -1])
+def test_in_place_changes_to_large_weights_are_seen_on_two_threads(at):
+    """Weights of 128 KB and more are compared with their snapshots on several
+    threads, each a part; a change in the first or the last part shows."""
+    m = rnnfast.LSTM(64, 128, seed=0)  # weight_hh: 512 x 128 floats, 256 KB
+    x = np.random.default_rng(1).standard_normal((3, 2, 64)).astype(np.float32)
+    rnnfast.set_num_threads(2)
+    try:
+        y0 = m(x)[0]
+        m.parameters()["weight_hh_l0"].reshape(-1)[at] += 0.5
+        y1 = m(x)[0]
+    finally:
+        rnnfast.set_num_threads(None)
+    assert not np.array_equal(y0, y1)
+
+
+@pytest.mark.parametrize("nthreads", [1, 2, 3])
+@pytest.mark.parametrize("n", [1000, (1 << 17) + 3, 1 << 20])
+def test_same_bytes_finds_a_difference_anywhere(n, nthreads):
+    a = np.random.default_rng(n).integers(0, 256, n, dtype=np.uint8)
+    assert _kernels.same_bytes(a, a.copy(), nthreads)
+    for at in (0, n // 3, n // 2, n - 1):
+        b = a.copy()
+        b[at] ^= 1
+        assert not _kernels.same_bytes(a, b, nthreads)
+    assert not _kernels.same_bytes(a, a[:-1].copy(), nthreads)
 
 
 def test_backward_uses_the_weights_of_its_forward():

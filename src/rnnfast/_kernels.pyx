@@ -15,7 +15,6 @@ from rnnfast import _tapes
 
 cimport numpy as cnp
 from libc.stdint cimport int64_t
-from libc.string cimport memcmp
 
 from rnnfast._capi cimport *
 
@@ -428,8 +427,9 @@ def build_flags():
     return rnf_build_flags().decode()
 
 
-def same_bytes(cnp.ndarray a, cnp.ndarray b):
-    """True if two C-contiguous arrays hold the same bytes (memcmp, no GIL).
+def same_bytes(cnp.ndarray a, cnp.ndarray b, int nthreads=1):
+    """True if two C-contiguous arrays hold the same bytes (memcmp, no GIL,
+    large arrays split between up to nthreads threads).
 
     Layers compare each live parameter with the snapshot they prepared from
     it; this is what lets them notice in-place changes."""
@@ -442,5 +442,5 @@ def same_bytes(cnp.ndarray a, cnp.ndarray b):
     cdef const void *pb = cnp.PyArray_DATA(b)
     cdef int r
     with nogil:
-        r = memcmp(pa, pb, n)
-    return r == 0
+        r = rnf_same_bytes(pa, pb, n, nthreads if nthreads > 1 else 1)
+    return r != 0
