@@ -79,10 +79,16 @@ def check(case, dtype):
     rnnfast.set_num_threads(runtime["threads"])
     cell = prob.pop("cell")
     p = make_problem(cell, dtype=dtype, **prob)
-    fo, fg, ro, rg = run_both(cell, p, opts)
+    # Unbounded activations (relu, identity; an LSTM's c through relu gates
+    # grows doubly exponentially) can take a 6-step problem past the largest
+    # double: the oracle's NumPy then overflows to inf, and its backward
+    # meets inf * 0 (NaN), as the kernels do; the comparison below holds
+    # them to the same infinities and NaNs.
+    with np.errstate(over="ignore", invalid="ignore"):
+        fo, fg, ro, rg = run_both(cell, p, opts)
+        if dtype == np.float32:
+            assume(f32_conditioned(cell, p, opts))
     rtol = RTOL[dtype]
-    if dtype == np.float32:
-        assume(f32_conditioned(cell, p, opts))
     for name, a, e in zip(("y", "h_n", "c_n"), fo, ro):
         assert a.dtype == dtype
         assert_close(a, e, rtol, name)
