@@ -802,8 +802,10 @@ static void PW(gru_rz)(CP cp, int64_t H, int64_t n, const REAL *xw, REAL *hw, RE
     PW(gate_pass)(cp, cp->act[0], hw, hw, n);
 }
 
+#ifndef VEC
 /* h' = (1 - z) * nv + z * hp into y and hn, from z's pre-activation az
- * (overwritten with z); y holds 1 - z on the way. */
+ * (overwritten with z); y holds 1 - z on the way. The scalar forward passes
+ * end with it; the vector ones with gru_h_v, below. */
 static void PW(gru_z_blend)(CP cp, int64_t n, REAL *az, const REAL *nv, const REAL *hp,
                             REAL *hn, REAL *y)
 {
@@ -814,8 +816,7 @@ static void PW(gru_z_blend)(CP cp, int64_t n, REAL *az, const REAL *nv, const RE
         hn[j] = y[j];
     }
 }
-
-#ifdef VEC
+#else
 /* h' = (1 - z) * act1(clamp(zn)) + z * hp from z's and n's pre-activations:
  * gru_z_blend's arithmetic one vector at a time, with z and 1 - z from one
  * exp (gate_pair_v). Both GRU forms' forward passes end with it. */
