@@ -24,10 +24,11 @@ import threading
 
 import numpy as np
 
-POOL_BYTES = 1 << 30  # most bytes of tape buffers one thread keeps
-POOL_COUNT = 8  # most tape buffers one thread keeps (a 4-layer bidirectional stack)
+# Limits of each pool, per thread:
+POOL_BYTES = 1 << 30  # most bytes of buffers kept
+POOL_COUNT = 8  # most buffers kept (the tapes of a 4-layer bidirectional stack)
 _local = threading.local()
-KINDS = ("tape", "out")
+KINDS = {"tape": "tape", "out": "output"}  # pool: what its buffers hold
 
 
 def _refs(pool: list, i: int) -> int:
@@ -57,7 +58,7 @@ def take(n: int, kind: str = "tape") -> np.ndarray:
     try:
         buf = np.empty(n, dtype=np.uint8)
     except (MemoryError, ValueError) as e:
-        raise MemoryError(f"cannot allocate {n} bytes of {kind}") from e
+        raise MemoryError(f"cannot allocate {n} bytes of {KINDS[kind]}") from e
     # room for it: drop idle buffers until the pool's limits allow one more
     i = 0
     while i < len(pool) and (len(pool) >= POOL_COUNT
