@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "kernels/kernels.h"
+#include "layout.h"
 #include "rnnfast.h"
 
 #ifdef _OPENMP
@@ -111,19 +112,18 @@ const char *rnf_build_flags(void) { return RNF_BUILD_FLAGS; }
  * call. One core's memcmp reads about 60 bytes a ns here: an LSTM with
  * H = 128 (two 256 KB matrices, and their snapshots) spent 8.6 us of a 200 us
  * batch-1 call on it; split in contiguous parts between threads it takes
- * about half. Below RNF_SAME_SPLIT bytes a team costs more than it saves. */
-#define RNF_SAME_SPLIT (128 * 1024)
+ * about half. Below RNF_SAME_BYTES_SPLIT bytes a team costs more than it
+ * saves. */
 int rnf_same_bytes(const void *a, const void *b, size_t n, int nthreads)
 {
 #ifdef _OPENMP
-    if (n >= RNF_SAME_SPLIT && nthreads > 1) {
+    if (n >= RNF_SAME_BYTES_SPLIT && nthreads > 1) {
         atomic_int differ = 0;
 #pragma omp parallel num_threads(nthreads)
         {
-            const size_t nth = (size_t)omp_get_num_threads(), t = (size_t)omp_get_thread_num();
-            const size_t lo = n / nth * t + (t < n % nth ? t : n % nth);
-            const size_t len = n / nth + (t < n % nth ? 1 : 0);
-            if (memcmp((const char *)a + lo, (const char *)b + lo, len) != 0)
+            int64_t lo, hi;
+            rnf_split((int64_t)n, omp_get_num_threads(), omp_get_thread_num(), &lo, &hi);
+            if (memcmp((const char *)a + lo, (const char *)b + lo, (size_t)(hi - lo)) != 0)
                 atomic_store_explicit(&differ, 1, memory_order_relaxed);
         }
         return !atomic_load(&differ);

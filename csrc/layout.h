@@ -67,6 +67,14 @@ rnf_status rnf_check_desc(const rnf_desc *d);
 rnf_status rnf_make_layout(const rnf_desc *d, rnf_layout *L);
 rnf_status rnf_jordan_make_layout(const rnf_jordan_desc *d, rnf_jordan_layout *L);
 
+/* Thread tid's share [lo, hi) of n items: contiguous and balanced. */
+static inline void rnf_split(int64_t n, int nth, int tid, int64_t *lo, int64_t *hi)
+{
+    const int64_t q = n / nth, r = n % nth;
+    *lo = tid * q + (tid < r ? tid : r);
+    *hi = *lo + q + (tid < r ? 1 : 0);
+}
+
 /* Round p up to RNF_ALIGN. */
 static inline char *rnf_align_ptr(void *p)
 {

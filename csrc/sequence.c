@@ -128,14 +128,6 @@ static int rnf_batch_split(const rnf_desc *d, int nth, size_t es)
     return w_hh <= 1048576.0 || d->batch >= 32 * (int64_t)nth;
 }
 
-/* Thread tid's share [lo, hi) of n items: contiguous and balanced. */
-static inline void rnf_split(int64_t n, int nth, int tid, int64_t *lo, int64_t *hi)
-{
-    const int64_t q = n / nth, r = n % nth;
-    *lo = tid * q + (tid < r ? tid : r);
-    *hi = *lo + q + (tid < r ? 1 : 0);
-}
-
 /* The batch rows [r0, r1) and hidden units [u0, u1) thread tid steps: all
  * rows and its own units [j0, j1), or (bs, rnf_batch_split) its own rows and
  * all units. */

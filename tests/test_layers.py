@@ -247,7 +247,7 @@ def test_in_place_changes_to_large_weights_are_seen_on_two_threads(at):
 
 
 @pytest.mark.parametrize("nthreads", [1, 2, 3])
-@pytest.mark.parametrize("n", [1000, (1 << 17) + 3, 1 << 20])
+@pytest.mark.parametrize("n", [1000, _kernels.SAME_BYTES_SPLIT + 3, 1 << 20])
 def test_same_bytes_finds_a_difference_anywhere(n, nthreads):
     a = np.random.default_rng(n).integers(0, 256, n, dtype=np.uint8)
     assert _kernels.same_bytes(a, a.copy(), nthreads)

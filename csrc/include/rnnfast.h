@@ -187,8 +187,9 @@ int rnf_arch_supported(const char *name);
 int rnf_openmp_enabled(void);         /* 1 if built with OpenMP */
 int rnf_max_threads(void);            /* omp_get_max_threads(), or 1 */
 const char *rnf_build_flags(void);    /* C flags the library was compiled with */
-/* 1 if the n bytes at a and b are equal (memcmp), compared on up to
- * nthreads threads when n is large. */
+/* 1 if the n bytes at a and b are equal (memcmp); from RNF_SAME_BYTES_SPLIT
+ * bytes on, compared in parts on up to nthreads threads. */
+#define RNF_SAME_BYTES_SPLIT (128 * 1024)
 int rnf_same_bytes(const void *a, const void *b, size_t n, int nthreads);
 
 #ifdef __cplusplus

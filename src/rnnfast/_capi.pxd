@@ -4,6 +4,7 @@ from libc.stdint cimport int64_t
 
 cdef extern from "rnnfast.h" nogil:
     enum: RNF_MAX_THREADS
+    enum: RNF_SAME_BYTES_SPLIT
 
     ctypedef enum rnf_status:
         RNF_OK

@@ -12,6 +12,7 @@ CELL_CODES: Dict[str, int]
 GATES: Dict[str, int]
 ACT_CODES: Dict[str, int]
 MAX_THREADS: int
+SAME_BYTES_SPLIT: int
 WORKSPACE_CACHE_MAX: int
 
 def buffer_sizes(cell: str, dtype: object, T: int, B: int, I: int, H: int, *,

@@ -23,6 +23,7 @@ cnp.import_array()
 CELL_CODES = {"lstm": 0, "gru": 1, "rnn": 2}
 GATES = {"lstm": 4, "gru": 3, "rnn": 1}
 MAX_THREADS = RNF_MAX_THREADS
+SAME_BYTES_SPLIT = RNF_SAME_BYTES_SPLIT  # bytes from which same_bytes uses nthreads
 ACT_CODES = {"sigmoid": 0, "hard_sigmoid": 1, "tanh": 2, "relu": 3, "identity": 4}
 
 
@@ -442,5 +443,5 @@ def same_bytes(cnp.ndarray a, cnp.ndarray b, int nthreads=1):
     cdef const void *pb = cnp.PyArray_DATA(b)
     cdef int r
     with nogil:
-        r = rnf_same_bytes(pa, pb, n, nthreads if nthreads > 1 else 1)
+        r = rnf_same_bytes(pa, pb, n, nthreads)
     return r != 0

@@ -11,8 +11,6 @@ import numpy as np
 
 from . import _checks, _kernels, _threads
 
-_SPLIT_COMPARE = 1 << 17  # bytes from which same_bytes shares a comparison between threads
-
 
 def positive_int(v: Any, name: str, minimum: int = 1) -> int:
     if isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Integral):
@@ -165,7 +163,8 @@ class Module:
         live = self._params[name]
         snap = self._snap.get(name)
         if snap is None or not _kernels.same_bytes(
-                snap, live, _threads.for_call() if live.nbytes >= _SPLIT_COMPARE else 1):
+                snap, live,
+                _threads.for_call() if live.nbytes >= _kernels.SAME_BYTES_SPLIT else 1):
             snap = live.copy()
             snap.flags.writeable = False
             self._snap[name] = snap
