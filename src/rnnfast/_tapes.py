@@ -19,6 +19,7 @@ call keeps nothing whose size grows with T.
 """
 from __future__ import annotations
 
+import math
 import sys
 import threading
 
@@ -80,9 +81,7 @@ def array(shape: tuple, dtype: np.dtype) -> np.ndarray:
     """An uninitialised C-contiguous array of shape and dtype: from the "out"
     pool (a view of a recycled buffer) when it has OUT_MIN bytes or more."""
     dtype = np.dtype(dtype)
-    n = dtype.itemsize
-    for d in shape:
-        n *= d
+    n = dtype.itemsize * math.prod(shape)
     if n < OUT_MIN:
         return np.empty(shape, dtype=dtype)
     return take(n, "out").view(dtype).reshape(shape)

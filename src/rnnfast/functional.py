@@ -47,11 +47,12 @@ _codes_of: dict = {}  # activation names -> the kernels' three codes, made once 
 
 
 def _act_codes(acts: Sequence[str]) -> tuple:
-    codes = _codes_of.get(acts)
+    key = tuple(acts)
+    codes = _codes_of.get(key)
     if codes is None:
-        codes = tuple(_kernels.ACT_CODES[a] for a in acts)
+        codes = tuple(_kernels.ACT_CODES[a] for a in key)
         codes += (_kernels.ACT_CODES["tanh"],) * (3 - len(codes))
-        _codes_of[tuple(acts)] = codes
+        _codes_of[key] = codes
     return codes
 
 
