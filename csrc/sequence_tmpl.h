@@ -166,6 +166,28 @@ static void FN(project)(const OPS *o, int64_t G, int64_t GH, int64_t H, int64_t 
                 bias_x + g * H + j0);
 }
 
+/* A lazy projection (rnf_lazy_rows): of a chunk's rows, the first `done`
+ * in the order the steps use them have all G gates; of the next unit of R
+ * rows, gates [0, gate). */
+typedef struct {
+    const REAL *x; /* the chunk's input rows, in time order */
+    int64_t rows, done, gate, R;
+    int reverse; /* steps use the rows from the last */
+} FN(lazy);
+
+/* Project the next unit: its R rows (fewer at the chunk's end) through the
+ * next gate, own columns [j0, j1). */
+static void FN(lazy_unit)(const OPS *o, FN(lazy) *z, int64_t G, int64_t GH, int64_t H,
+                          int64_t I, const REAL *wih_t, const REAL *bias_x, int64_t j0,
+                          int64_t j1, REAL *xw)
+{
+    const int64_t n = z->rows - z->done < z->R ? z->rows - z->done : z->R;
+    const int64_t r = z->reverse ? z->rows - z->done - n : z->done, g = z->gate;
+    o->gemm(n, j1 - j0, I, z->x + r * I, I, 1, wih_t + g * I * o->nr, G * I,
+            xw + r * GH + g * H + j0, GH, 0, bias_x + g * H + j0);
+    if (++z->gate == G) z->gate = 0, z->done += n;
+}
+
 static rnf_status FN(rnf_forward)(const rnf_desc *d, const rnf_fwd_args *a, void *workspace,
                            size_t ws_bytes, void *tape, size_t tape_bytes)
 {
@@ -208,6 +230,7 @@ static rnf_status FN(rnf_forward)(const rnf_desc *d, const rnf_fwd_args *a, void
     REAL *hwt = (REAL *)(ws + L.hwt);
     const int64_t Tc = rnf_chunk_steps(T, B);
     const int gathered = !d->training && d->reverse && a->seq_lengths;
+    const int64_t lazy_rows = rnf_lazy_rows(d, d->nthreads, sizeof(REAL));
     REAL *hbuf[2] = {(REAL *)(ws + L.h[0]), (REAL *)(ws + L.h[1])};
     REAL *cbuf[2] = {(REAL *)(ws + L.c[0]), (REAL *)(ws + L.c[1])};
     const int64_t Hs = rnf_state_stride(H, sizeof(REAL)); /* their row stride */
@@ -263,6 +286,8 @@ static rnf_status FN(rnf_forward)(const rnf_desc *d, const rnf_fwd_args *a, void
         REAL *xg_s = bs ? xg + Tc * I * r0 : xg;
         int cur = 0;
         int64_t nact = B, s0 = 0, s1 = 0, tlo = 0; /* inference chunk: steps [s0, s1) */
+        FN(lazy) lz = {x, 0, 0, 0, lazy_rows, d->reverse};
+        const int lazy = lazy_rows > 0 && !bs && !gathered;
         for (int64_t s = 0; s < T; ++s) {
             while (nact > 0 && plen[nact - 1] <= s) --nact;
             const int64_t na = (nact < r1 ? nact : r1) - r0; /* rows stepped now */
@@ -283,8 +308,11 @@ static rnf_status FN(rnf_forward)(const rnf_desc *d, const rnf_fwd_args *a, void
                     FN(project)(o, G, GH, H, I, rows, xg, I, wih_t, bias_x, j0, j1, xw);
                 } else { /* times [tlo, tlo + s1 - s0), contiguous in x */
                     tlo = d->reverse ? T - s1 : s0;
-                    FN(project)(o, G, GH, H, I, rows, x + tlo * B * I, I, wih_t, bias_x, j0, j1,
-                                xw);
+                    if (lazy) /* projected as the steps need it, below */
+                        lz.x = x + tlo * B * I, lz.rows = rows, lz.done = 0, lz.gate = 0;
+                    else
+                        FN(project)(o, G, GH, H, I, rows, x + tlo * B * I, I, wih_t, bias_x,
+                                    j0, j1, xw);
                 }
             }
 /* Row p's input projection at step st (st in the current chunk) */
@@ -294,6 +322,9 @@ static rnf_status FN(rnf_forward)(const rnf_desc *d, const rnf_fwd_args *a, void
      : gathered  ? xw + GH * ((st - s0) * B + (p))                                               \
                  : xw + GH * ((FN(time_of)(d->reverse, plen[p], st) - tlo) * B + perm[p]))
 #define XW_ROW(p) XW_ROW_AT(p, s)
+            if (lazy && na > 0) /* this step's rows, all gates */
+                while (lz.done < (s - s0 + 1) * B)
+                    FN(lazy_unit)(o, &lz, G, GH, H, I, wih_t, bias_x, j0, j1, xw);
             if (na > 0) {
                 const int64_t ng = orig_gru ? 2 : G; /* the original GRU's n waits for r */
                 if (!bs) FN(prefetch_rows)(na, H, hc, Hs);
@@ -356,6 +387,10 @@ static rnf_status FN(rnf_forward)(const rnf_desc *d, const rnf_fwd_args *a, void
                     na * G * (u1 - u0) * (int64_t)sizeof(REAL) <= RNF_PREFETCH_MAX)
                     for (int64_t p = r0; p < r0 + na && s + 1 < plen[p]; ++p)
                         FN(prefetch_rows)(G, u1 - u0, XW_ROW_AT(p, s + 1) + u0, H);
+                /* Lazy: project units of later rows while the others have
+                 * not arrived. */
+                while (lazy && lz.done < lz.rows && !rnf_barrier_passed(bar, nth, tid, n))
+                    FN(lazy_unit)(o, &lz, G, GH, H, I, wih_t, bias_x, j0, j1, xw);
                 rnf_barrier_await(bar, nth, tid, n);
             }
         }

@@ -7,7 +7,7 @@ import pytest
 import rnnfast
 from rnnfast import _kernels
 
-from conftest import ARCHS, backward, forward, make_problem
+from conftest import ARCHS, RTOL, assert_close, backward, forward, make_problem
 
 CASES = [
     ("lstm", {"reverse": True}, {"peephole": True, "lengths": [9, 4, 0, 9, 7, 1, 3]}),
@@ -63,6 +63,34 @@ def test_layers_bitwise_across_threads_and_calls(cls):
         y, _ = m(x, seq_lengths=[8, 3, 0, 5, 8])
         dx = m.backward(np.sin(y))
         runs.append([y, dx, *m.grads.values()])
+    for other in runs[1:]:
+        for a, b in zip(runs[0], other):
+            assert a.tobytes() == b.tobytes()
+
+
+# Inference at batch 1 and 2 on two or more threads projects the input lazily
+# (sequence.c, rnf_lazy_rows): a unit of rows and one gate at a time, while a
+# thread waits at the step's barrier, and before a step what it still lacks.
+# One thread projects each chunk at once. T = 300 at B = 1 is two chunks (256
+# rows each), and 97 steps end inside a unit; reverse uses the rows from the
+# last; seq_lengths (forward) leave rows that are projected but never used.
+@pytest.mark.parametrize("arch", ARCHS)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("cell,opts", [("lstm", {}), ("gru", {}),
+                                       ("gru", {"linear_before_reset": False}),
+                                       ("rnn", {}), ("lstm", {"reverse": True}),
+                                       ("gru", {"reverse": True})])
+@pytest.mark.parametrize("T,B,lengths", [(300, 1, None), (97, 2, None), (60, 2, [60, 17])])
+def test_lazy_projection_matches_oracle_and_one_thread(arch, dtype, cell, opts, T, B, lengths):
+    _kernels.set_arch(arch)
+    p = make_problem(cell, T, B, 24, 40, dtype=dtype, seed=5, lengths=lengths, scale=0.5)
+    runs = []
+    for n in (1, 2, 3):
+        rnnfast.set_num_threads(n)
+        runs.append(forward(rnnfast, cell, p, opts, keep_tape=False))
+    want = forward(rnnfast.reference, cell, p, opts, keep_tape=False)
+    for name, a, e in zip(("y", "h_n"), runs[1], want):
+        assert_close(a, e, RTOL[dtype], name)
     for other in runs[1:]:
         for a, b in zip(runs[0], other):
             assert a.tobytes() == b.tobytes()
