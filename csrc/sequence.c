@@ -60,15 +60,19 @@ static inline unsigned rnf_barrier_arrive(rnf_barrier *b, int nth, int tid, unsi
     return n;
 }
 
+/* Whether thread k has not yet arrived at barrier n (wrap-safe). */
+static inline int rnf_barrier_behind(rnf_barrier *b, int k, unsigned n)
+{
+    return (int)(atomic_load_explicit(rnf_barrier_slot(b, k), memory_order_acquire) - n) < 0;
+}
+
 /* Wait until every other thread has arrived at barrier n. */
 static inline void rnf_barrier_await(rnf_barrier *b, int nth, int tid, unsigned n)
 {
     if (nth == 1) return;
     for (int k = 0; k < nth; ++k) {
         if (k == tid) continue;
-        const atomic_uint *s = rnf_barrier_slot(b, k);
-        /* wrap-safe "slot k is behind n" */
-        for (unsigned spins = 0; (int)(atomic_load_explicit(s, memory_order_acquire) - n) < 0;) {
+        for (unsigned spins = 0; rnf_barrier_behind(b, k, n);) {
             if (++spins < 8192) {
 #if defined(__x86_64__) || defined(__i386__)
                 __builtin_ia32_pause();
@@ -84,9 +88,7 @@ static inline void rnf_barrier_await(rnf_barrier *b, int nth, int tid, unsigned 
 static inline int rnf_barrier_passed(rnf_barrier *b, int nth, int tid, unsigned n)
 {
     for (int k = 0; k < nth; ++k)
-        if (k != tid &&
-            (int)(atomic_load_explicit(rnf_barrier_slot(b, k), memory_order_acquire) - n) < 0)
-            return 0;
+        if (k != tid && rnf_barrier_behind(b, k, n)) return 0;
     return 1;
 }
 

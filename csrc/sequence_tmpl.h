@@ -155,15 +155,24 @@ static void FN(gather_x)(int reverse, int64_t B, int64_t I, const REAL *x, const
     }
 }
 
-/* xw[rows, own columns of every gate] = bias + A . W_ih^T, A [rows, I] with
- * row stride lda, from the thread's unit-major panels wih_t. */
+/* xw[rows, own columns of gate g] = bias + A . W_ih^T, A [rows, I] with row
+ * stride lda, from the thread's unit-major panels wih_t. */
+static void FN(project_gate)(const OPS *o, int64_t g, int64_t G, int64_t GH, int64_t H,
+                             int64_t I, int64_t rows, const REAL *A, int64_t lda,
+                             const REAL *wih_t, const REAL *bias_x, int64_t j0, int64_t j1,
+                             REAL *xw)
+{
+    o->gemm(rows, j1 - j0, I, A, lda, 1, wih_t + g * I * o->nr, G * I, xw + g * H + j0, GH, 0,
+            bias_x + g * H + j0);
+}
+
+/* project_gate for every gate */
 static void FN(project)(const OPS *o, int64_t G, int64_t GH, int64_t H, int64_t I, int64_t rows,
                         const REAL *A, int64_t lda, const REAL *wih_t, const REAL *bias_x,
                         int64_t j0, int64_t j1, REAL *xw)
 {
     for (int64_t g = 0; g < G; ++g)
-        o->gemm(rows, j1 - j0, I, A, lda, 1, wih_t + g * I * o->nr, G * I, xw + g * H + j0, GH, 0,
-                bias_x + g * H + j0);
+        FN(project_gate)(o, g, G, GH, H, I, rows, A, lda, wih_t, bias_x, j0, j1, xw);
 }
 
 /* A lazy projection (rnf_lazy_rows): of a chunk's rows, the first `done`
@@ -182,9 +191,9 @@ static void FN(lazy_unit)(const OPS *o, FN(lazy) *z, int64_t G, int64_t GH, int6
                           int64_t j1, REAL *xw)
 {
     const int64_t n = z->rows - z->done < z->R ? z->rows - z->done : z->R;
-    const int64_t r = z->reverse ? z->rows - z->done - n : z->done, g = z->gate;
-    o->gemm(n, j1 - j0, I, z->x + r * I, I, 1, wih_t + g * I * o->nr, G * I,
-            xw + r * GH + g * H + j0, GH, 0, bias_x + g * H + j0);
+    const int64_t r = z->reverse ? z->rows - z->done - n : z->done;
+    FN(project_gate)(o, z->gate, G, GH, H, I, n, z->x + r * I, I, wih_t, bias_x, j0, j1,
+                     xw + r * GH);
     if (++z->gate == G) z->gate = 0, z->done += n;
 }
 
