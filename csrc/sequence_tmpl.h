@@ -141,6 +141,13 @@ static inline void FN(prefetch_rows)(int64_t M, int64_t n, const REAL *A, int64_
             rnf_prefetch_line(A + m * ld + k);
 }
 
+/* Ask for the n values at p, line by line. */
+static inline void FN(prefetch_span)(const REAL *p, int64_t n)
+{
+    for (int64_t k = 0; k < n; k += 64 / (int64_t)sizeof(REAL)) rnf_prefetch_line(p + k);
+    if (n > 0) rnf_prefetch_line(p + n - 1);
+}
+
 /* Rows m in [m0, m1) of xg: batch row p = pr0 + m % np at step sp = s0 + m / np,
  * which reads x at its time t_p(sp), or zeros once row p has ended. */
 static void FN(gather_x)(int reverse, int64_t B, int64_t I, const REAL *x, const int64_t *perm,
@@ -551,6 +558,18 @@ static rnf_status FN(rnf_backward)(const rnf_desc *d, const rnf_bwd_args *a, voi
             for (int64_t p = r0; p < r0 + na; ++p) {
                 const int64_t tb = FN(time_of)(d->reverse, plen[p], s) * B + perm[p];
                 const REAL *zt = zt_all + tb * GH;
+                /* Ask for the next row's tape while this row runs: the tape
+                 * was written long before, and each row reads a few short
+                 * runs of it, too short for the hardware prefetcher. */
+                if (p + 1 < r0 + na) {
+                    const int64_t tn = FN(time_of)(d->reverse, plen[p + 1], s) * B + perm[p + 1];
+                    for (int64_t g = 0; g < G; ++g)
+                        FN(prefetch_span)(zt_all + tn * GH + g * H + u0, u1 - u0);
+                    if (dy) FN(prefetch_span)(dy + tn * H + u0, u1 - u0);
+                    if (lstm) FN(prefetch_span)(cprev + tn * H + u0, u1 - u0);
+                    if (gru) FN(prefetch_span)(hprev + tn * H + u0, u1 - u0);
+                    if (lbr) FN(prefetch_span)(thn + tn * H + u0, u1 - u0);
+                }
                 REAL *dht = dhn + p * H; /* dh reaching this step's output, then reused */
                 for (int64_t j = u0; j < u1; ++j)
                     dht[j] = dhc[p * H + j] + (dy ? dy[tb * H + j] : 0);
