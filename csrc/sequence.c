@@ -8,6 +8,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "kernels/kernels.h"
 #include "layout.h"
@@ -120,19 +121,42 @@ static inline void rnf_prefetch_line(const void *p)
 #endif
 }
 
+/* Bytes of one core's L2 cache, as the C library reports it (glibc reads
+ * CPUID), or 1 MiB where it does not say; asked once. */
+static int64_t rnf_l2_bytes(void)
+{
+    static _Atomic int64_t cached = 0;
+    int64_t v = atomic_load_explicit(&cached, memory_order_relaxed);
+    if (v > 0) return v;
+    v = 0;
+#ifdef _SC_LEVEL2_CACHE_SIZE
+    v = (int64_t)sysconf(_SC_LEVEL2_CACHE_SIZE);
+#endif
+    if (v < 64 * 1024) v = 1 << 20; /* 0, -1, or not a real L2 */
+    atomic_store_explicit(&cached, v, memory_order_relaxed);
+    return v;
+}
+
 /*
- * How a forward time loop shares the work of a step between nth threads:
- * by hidden units (each thread reads its slice of W_hh, and a barrier ends
- * every step, since every unit's next step needs all of h), or by batch rows
- * (each thread steps its own rows through every unit, reading all of W_hh,
- * with no barrier at all). Rows win when a thread's copy of W_hh stays in its
- * L2 (up to 1 MiB) or when a thread has enough rows (32) for the product to
- * keep up with W_hh streamed from L3; they lose otherwise (LSTM, 2 threads,
- * float: B 16, H 512: 10 % slower by rows; B 64, H 512: 6 % faster; B 16,
- * H 256: 3 % faster; B 64, H 128: 20 % faster). Every element is computed by
- * the same chain either way, so the choice never changes the bits.
- * RNNFAST_SPLIT=units or =rows forces one (rows only where each thread has
- * at least 3 rows, so the products keep the row-blocked kernel).
+ * How a forward or backward time loop shares the work of a step between nth
+ * threads: by hidden units (each thread reads its slice of W_hh, and a
+ * barrier ends every step, since every unit's next step needs all of h), or
+ * by batch rows (each thread steps its own rows through every unit, reading
+ * all of W_hh, with no barrier at all). Rows win when all of W_hh fits in a
+ * core's L2, or when a thread has enough rows (32) for the product to keep
+ * up with W_hh streamed from L3; they lose otherwise. Measured with a 2 MiB
+ * L2 (2 threads, T 100, B 16, I = H, medians of 3 alternating runs, units
+ * time over rows time), forward / training:
+ *   float:  GRU H320 (1.2 MiB) 1.16 / 1.15, LSTM H320 (1.6 MiB) 1.09 / 1.12,
+ *           GRU H416 (1.98 MiB) 1.04 / 1.04; GRU H448 (2.3 MiB) 0.95 / 0.98,
+ *           LSTM H384 (2.3 MiB) 0.95 / 0.98, LSTM H512 (4 MiB) - / 0.93;
+ *   double: GRU H256 (1.5 MiB) 1.09 / 1.08, LSTM H192 (1.1 MiB) 1.09 / 1.15;
+ *           LSTM H256 (2 MiB) 0.985 / 1.02, RNN H512 (2 MiB) 0.99 / -;
+ * at B 64, where a thread has 32 rows: H128 1.20, LSTM H512 1.06. Every
+ * element is computed by the same chain either way, so the choice never
+ * changes the bits. RNNFAST_SPLIT=units or =rows forces one (rows only where
+ * each thread has at least 3 rows, so the products keep the row-blocked
+ * kernel).
  */
 static int rnf_batch_split(const rnf_desc *d, int nth, size_t es)
 {
@@ -142,7 +166,7 @@ static int rnf_batch_split(const rnf_desc *d, int nth, size_t es)
     if (e && strcmp(e, "rows") == 0) return 1;
     const double w_hh = (double)rnf_gates(d->cell) * (double)d->hidden_size *
                         (double)d->hidden_size * (double)es;
-    return w_hh <= 1048576.0 || d->batch >= 32 * (int64_t)nth;
+    return w_hh < (double)rnf_l2_bytes() || d->batch >= 32 * (int64_t)nth;
 }
 
 /*
