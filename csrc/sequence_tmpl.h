@@ -167,11 +167,19 @@ static void FN(project_gate)(const OPS *o, int64_t g, int64_t G, int64_t GH, int
             bias_x + g * H + j0);
 }
 
-/* project_gate for every gate */
+/* project_gate for every gate. Where the thread's part of W_ih fits a
+ * core's L2, in one product that reads (or, where A's rows share L1 sets,
+ * copies) each block of A once for all gates; otherwise gate by gate, so
+ * that a k-block of one gate's panels stays in L2 while all rows use it. */
 static void FN(project)(const OPS *o, int64_t G, int64_t GH, int64_t H, int64_t I, int64_t rows,
                         const REAL *A, int64_t lda, const REAL *wih_t, const REAL *bias_x,
                         int64_t j0, int64_t j1, REAL *xw)
 {
+    if ((double)G * (double)(j1 - j0) * (double)I * sizeof(REAL) < (double)rnf_l2_bytes()) {
+        o->gemm_gates(rows, (int)G, j1 - j0, I, A, lda, 1, wih_t, I, xw + j0, GH, H,
+                      bias_x + j0);
+        return;
+    }
     for (int64_t g = 0; g < G; ++g)
         FN(project_gate)(o, g, G, GH, H, I, rows, A, lda, wih_t, bias_x, j0, j1, xw);
 }

@@ -19,6 +19,9 @@ CASES = [  # cell, T, B, I, H, dtype
     ("rnn", 11, 50, 1024, 128, np.float32),  # 4 KB rows of x, 550 rows = 2 m-blocks
     # dW: columns of dG 2.5 KB apart, K = T B = 300 = 2 k-blocks, 640 rows = 2 m-blocks
     ("lstm", 6, 50, 64, 160, np.float32),
+    # all gates projected in one product (W_ih fits the L2), x's 2 KB rows
+    # copied once for them, H = 40 not a whole number of panels
+    ("lstm", 2, 30, 512, 40, np.float32),
 ]
 
 

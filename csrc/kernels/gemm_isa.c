@@ -173,6 +173,7 @@ enum { RNF_NR_F64 = NR };
 #define RNF_OPS(S, nr)                                                                          \
     {                                                                                           \
         nr, RNF_CAT(RNF_CAT(rnf_pack_, S), ISA), RNF_CAT(RNF_CAT(rnf_gemm_packed_, S), ISA),    \
+            RNF_CAT(RNF_CAT(rnf_gemm_gates_, S), ISA),                                          \
             RNF_CAT(RNF_CAT(lstm_fwd_, S), ISA), RNF_CAT(RNF_CAT(lstm_bwd_, S), ISA),           \
             RNF_CAT(RNF_CAT(gru_lbr_fwd_, S), ISA), RNF_CAT(RNF_CAT(gru_lbr_bwd_, S), ISA),     \
             RNF_CAT(RNF_CAT(gru_rz_fwd_, S), ISA), RNF_CAT(RNF_CAT(gru_n_fwd_, S), ISA),        \

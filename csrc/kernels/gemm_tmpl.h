@@ -223,22 +223,29 @@ KFN(block)(int64_t mr, int np, int64_t kc, const REAL *A, int64_t a_rs, int64_t 
 #endif /* VEC */
 
 /*
- * C[M, N] (+)= A[M, K] . B[K, N] with B packed in panels of Kp >= K rows, N
- * counted from a panel boundary. C is written only in its M x N window.
- * Without acc, each row's chain starts from bias[N] (NULL: from 0).
+ * G products that share A: C_g[M, N] (+)= A[M, K] . B_g[K, N] for g < G,
+ * C_g = C + g * cg (bias_g = bias + g * cg), with the panels of the B_g
+ * interleaved, gate after gate: panel q of B_g is panel q * G + g of Bp
+ * (the unit-major weight panels of sequence_tmpl.h). A's rows are read, or
+ * copied (below), once for all G. G = 1 is the plain product.
  */
-void KFN(rnf_gemm_packed)(int64_t M, int64_t N, int64_t K, const REAL *A, int64_t a_rs,
-                          int64_t a_cs, const REAL *Bp, int64_t Kp, REAL *C, int64_t ldc, int acc,
-                          const REAL *bias)
+static void KFN(gemm_body)(int64_t M, int G, int64_t N, int64_t K, const REAL *A, int64_t a_rs,
+                           int64_t a_cs, const REAL *Bp, int64_t Kp, REAL *C, int64_t ldc,
+                           int64_t cg, int acc, const REAL *bias)
 {
-    if (M <= 0 || N <= 0) return;
-    const int64_t npan = (N + NR - 1) / NR;
+    if (M <= 0 || N <= 0 || G <= 0) return;
+    const int64_t npg = (N + NR - 1) / NR, npan = G * npg; /* panels per B_g, in all */
     if (K <= 0) {
         if (!acc)
-            for (int64_t m = 0; m < M; ++m)
-                for (int64_t n = 0; n < N; ++n) C[m * ldc + n] = bias ? bias[n] : 0;
+            for (int g = 0; g < G; ++g)
+                for (int64_t m = 0; m < M; ++m)
+                    for (int64_t n = 0; n < N; ++n)
+                        C[g * cg + m * ldc + n] = bias ? bias[g * cg + n] : 0;
         return;
     }
+/* panel P of Bp: its first column's offset in C (and bias), and its valid columns */
+#define RNF_COFF(P) ((P) % G * cg + (P) / G * NR)
+#define RNF_NCOL(P) (N - (P) / G * NR < NR ? N - (P) / G * NR : NR)
     /* equal m-blocks (520 float rows: 260 + 260, not 512 + 8, whose 8 rows
      * would stream all of B again for little work) */
     const int64_t nmb = (M + RNF_MC - 1) / RNF_MC, mcb = (M + nmb - 1) / nmb;
@@ -267,16 +274,17 @@ void KFN(rnf_gemm_packed)(int64_t M, int64_t N, int64_t K, const REAL *A, int64_
             const REAL *Bb = Bp + k0 * NR;
             REAL *Cb = C + m0 * ldc;
 #ifdef VEC
-            if (mb <= 2) { /* batch 1 or 2: several panels at once, for enough FMA chains */
+            if (mb <= 2) { /* batch 1 or 2: several panels of a B_g at once, for enough FMA chains */
                 const int npw = mb == 1 ? NP_WIDE1 : NP_WIDE2;
-                for (int64_t q = 0; q < npan; q += npw) {
-                    /* a group of up to npw panels; the last group may be smaller */
-                    const int np = (int)(npan - q < npw ? npan - q : npw);
-                    const int nc = (int)(N - (q + np - 1) * NR);
-                    KFN(block)(mb, np, kc, Ab, a_rs, a_cs, Bb + q * Kp * NR, Kp * NR,
-                               Cb + q * NR, ldc, load_c, b0 ? b0 + q * NR : NULL,
-                               nc > NR ? NR : nc, NULL, 0);
-                }
+                for (int g = 0; g < G; ++g)
+                    for (int64_t q = 0; q < npg; q += npw) {
+                        /* a group of up to npw panels; the last group may be smaller */
+                        const int np = (int)(npg - q < npw ? npg - q : npw);
+                        const int nc = (int)(N - (q + np - 1) * NR);
+                        KFN(block)(mb, np, kc, Ab, a_rs, a_cs, Bb + (q * G + g) * Kp * NR,
+                                   G * Kp * NR, Cb + g * cg + q * NR, ldc, load_c,
+                                   b0 ? b0 + g * cg + q * NR : NULL, nc > NR ? NR : nc, NULL, 0);
+                    }
                 continue;
             }
             /* rows per pass over B */
@@ -311,16 +319,16 @@ void KFN(rnf_gemm_packed)(int64_t M, int64_t N, int64_t K, const REAL *A, int64_
                                           : 0;
                 const int64_t share = (lines + nblk - 1) / nblk;
                 for (int64_t q = 0; q < npan; ++q) {
-                    const int nc = (int)(N - q * NR);
+                    const int nc = (int)RNF_NCOL(q);
+                    const int64_t co = RNF_COFF(q);
                     const char *next = q + 1 < npan ? (const char *)(Bb + (q + 1) * Kp * NR) : NULL;
                     for (int64_t blk = 0, i = 0; blk < nblk; ++blk) {
                         const int64_t mr = (sb - i) / (nblk - blk) + ((sb - i) % (nblk - blk) != 0);
                         const int64_t f0 = blk * share < lines ? blk * share : lines;
                         const int64_t nf = lines - f0 < share ? lines - f0 : share;
                         KFN(block)(mr, 1, kc, As + i * rs, rs, cs, Bb + q * Kp * NR, Kp * NR,
-                                   Cb + (s0 + i) * ldc + q * NR, ldc, load_c,
-                                   b0 ? b0 + q * NR : NULL, nc > NR ? NR : nc,
-                                   next ? next + f0 * 64 : NULL, next ? nf : 0);
+                                   Cb + (s0 + i) * ldc + co, ldc, load_c, b0 ? b0 + co : NULL,
+                                   nc, next ? next + f0 * 64 : NULL, next ? nf : 0);
                         i += mr;
                     }
                 }
@@ -328,26 +336,48 @@ void KFN(rnf_gemm_packed)(int64_t M, int64_t N, int64_t K, const REAL *A, int64_
 #else
             /* Portable path: the same chains, written for the compiler to vectorise. */
             for (int64_t q = 0; q < npan; ++q) {
-                const int64_t nc = N - q * NR < NR ? N - q * NR : NR;
+                const int64_t nc = RNF_NCOL(q), co = RNF_COFF(q);
                 const REAL *Bq = Bb + q * Kp * NR;
                 for (int64_t i = 0; i < mb; ++i) {
                     REAL c[NR];
                     for (int64_t n = 0; n < NR; ++n)
                         c[n] = n >= nc ? 0
-                               : load_c ? Cb[i * ldc + q * NR + n]
-                               : b0     ? b0[q * NR + n]
+                               : load_c ? Cb[i * ldc + co + n]
+                               : b0     ? b0[co + n]
                                         : 0;
                     const REAL *a = Ab + i * a_rs;
                     for (int64_t k = 0; k < kc; ++k) {
                         const REAL av = a[k * a_cs];
                         for (int64_t n = 0; n < NR; ++n) c[n] += av * Bq[k * NR + n];
                     }
-                    for (int64_t n = 0; n < nc; ++n) Cb[i * ldc + q * NR + n] = c[n];
+                    for (int64_t n = 0; n < nc; ++n) Cb[i * ldc + co + n] = c[n];
                 }
             }
 #endif
         }
     }
+#undef RNF_COFF
+#undef RNF_NCOL
+}
+
+/*
+ * C[M, N] (+)= A[M, K] . B[K, N] with B packed in panels of Kp >= K rows, N
+ * counted from a panel boundary. C is written only in its M x N window.
+ * Without acc, each row's chain starts from bias[N] (NULL: from 0).
+ */
+void KFN(rnf_gemm_packed)(int64_t M, int64_t N, int64_t K, const REAL *A, int64_t a_rs,
+                          int64_t a_cs, const REAL *Bp, int64_t Kp, REAL *C, int64_t ldc, int acc,
+                          const REAL *bias)
+{
+    KFN(gemm_body)(M, 1, N, K, A, a_rs, a_cs, Bp, Kp, C, ldc, 0, acc, bias);
+}
+
+/* gemm_body for G > 1 (kernels.h: gemm_gates) */
+void KFN(rnf_gemm_gates)(int64_t M, int G, int64_t N, int64_t K, const REAL *A, int64_t a_rs,
+                         int64_t a_cs, const REAL *Bp, int64_t Kp, REAL *C, int64_t ldc,
+                         int64_t cg, const REAL *bias)
+{
+    KFN(gemm_body)(M, G, N, K, A, a_rs, a_cs, Bp, Kp, C, ldc, cg, 0, bias);
 }
 
 #undef RNF_ROWS

@@ -46,6 +46,11 @@ static inline int rnf_rows_share_sets(int64_t stride_bytes) { return (stride_byt
         void (*gemm)(int64_t M, int64_t N, int64_t K, const REAL *A, int64_t a_rs,             \
                      int64_t a_cs, const REAL *Bp, int64_t Kp, REAL *C, int64_t ldc, int acc,   \
                      const REAL *bias);                                                          \
+        /* G products sharing A, C_g = C + g * cg from 0 or bias + g * cg; panel q * G + g \
+         * of Bp is panel q of B_g (gemm_tmpl.h) */                                              \
+        void (*gemm_gates)(int64_t M, int G, int64_t N, int64_t K, const REAL *A, int64_t a_rs, \
+                           int64_t a_cs, const REAL *Bp, int64_t Kp, REAL *C, int64_t ldc,       \
+                           int64_t cg, const REAL *bias);                                        \
         /* scratch: 8 * H elements of the calling thread */                                      \
         void (*lstm_fwd)(RNF_CAT(rnf_cp_, SFX), int64_t H, int64_t j0, int64_t j1,             \
                          const REAL *xw, REAL *hw, const REAL *cpv, REAL *hn, REAL *cn, REAL *y, \
