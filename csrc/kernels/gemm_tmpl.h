@@ -23,8 +23,12 @@
 /* B whose panels span up to this many bytes (N columns by Kp rows: with
  * Kp > K the panels interleave with other calls' panels, as a weight
  * matrix's gates do) is taken to stay in L2 between row sweeps and between
- * calls, and is not prefetched (M8 N1024 K256, 1 MB: prefetching cost 6 %). */
-#define RNF_PF_SPAN_MIN (1 << 20)
+ * calls, and is not prefetched. A 1 MB W_hh with the input projection's
+ * W_ih beside it in a 2 MB L2 does not stay, and is (2 threads, interleaved
+ * A/B against a 1 MB bound, 5-7 rounds, forward T100: float LSTM B16 H256
+ * 1.009-1.031 (3 runs), B8 1.025; GRU B16 and B64 H256, RNN B16 H512, LSTM B64
+ * H256: 0.999-1.012; double LSTM B16 H256 1.008). */
+#define RNF_PF_SPAN_MIN (1 << 19)
 /* A rows copied at a time (a multiple of MR_MAX; the buffer, its stride
  * padded by RNF_ROW_PAD, lives on the stack: 52 KB in float, 104 in double). */
 #define RNF_ACOPY_ROWS 48
