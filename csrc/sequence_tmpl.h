@@ -111,6 +111,10 @@ static void FN(recurrent)(const OPS *o, int64_t M, int64_t G, int64_t ng, int64_
                           REAL *hw, int64_t ldh)
 {
     const int64_t nr = o->nr;
+    if (M > 2 && ng == G) { /* all gates in one product, its panels in memory order */
+        o->gemm_gates(M, (int)G, w, H, A, lda, 1, whh_t, H, hw, ldh, H, NULL);
+        return;
+    }
     if (M > 2 || ng < G) {
         for (int64_t g = g0; g < g0 + ng; ++g)
             o->gemm(M, w, H, A, lda, 1, whh_t + g * H * nr, G * H, hw + g * H, ldh, 0, NULL);
