@@ -100,22 +100,23 @@ static void FN(pack_backward)(const OPS *o, int64_t GH, int64_t H, int64_t I, co
 
 /*
  * hw[rows, gates [g0, g0 + ng) of the thread's w units] = A . W_hh^T, from the
- * thread's unit-major panels whh_t. With one or two rows each gate alone
- * gives too few independent multiply-add chains, so when all G gates are
- * wanted they go in one product over the thread's whole run of panels into
- * its buffer hwt, and are copied out; otherwise each gate writes hw directly.
- * The bits are the same either way.
+ * thread's unit-major panels whh_t. All G gates go in one product that walks
+ * the panels in memory order: with three rows or more straight into hw
+ * (gemm_gates); with one or two, where each gate alone would give too few
+ * independent multiply-add chains, as one plain product into the thread's
+ * buffer hwt, copied out. A part of the gates (the original GRU's) is
+ * computed gate by gate. The bits are the same every way.
  */
 static void FN(recurrent)(const OPS *o, int64_t M, int64_t G, int64_t ng, int64_t g0, int64_t H,
                           int64_t w, const REAL *A, int64_t lda, const REAL *whh_t, REAL *hwt,
                           REAL *hw, int64_t ldh)
 {
     const int64_t nr = o->nr;
-    if (M > 2 && ng == G) { /* all gates in one product, its panels in memory order */
+    if (M > 2 && ng == G) {
         o->gemm_gates(M, (int)G, w, H, A, lda, 1, whh_t, H, hw, ldh, H, NULL);
         return;
     }
-    if (M > 2 || ng < G) {
+    if (ng < G) {
         for (int64_t g = g0; g < g0 + ng; ++g)
             o->gemm(M, w, H, A, lda, 1, whh_t + g * H * nr, G * H, hw + g * H, ldh, 0, NULL);
         return;
