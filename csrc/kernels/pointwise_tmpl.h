@@ -28,7 +28,6 @@ typedef int64_t PW(sbits_t);
 #define PW_MAGIC 6755399441055744.0 /* 1.5 * 2^52: adding it rounds to an integer */
 #define PW_BIAS 1023
 #define PW_MANT 52
-#define PW_XHI 710.0
 #define PW_XLO -746.0
 #define PW_LN2HI 6.93147180369123816490e-01
 #define PW_LN2LO 1.90821492927058770002e-10
@@ -42,7 +41,6 @@ typedef int32_t PW(sbits_t);
 #define PW_MAGIC 12582912.0f /* 1.5 * 2^23 */
 #define PW_BIAS 127
 #define PW_MANT 23
-#define PW_XHI 89.0f
 #define PW_XLO -104.0f
 #define PW_LN2HI 0.693145751953125f
 #define PW_LN2LO 1.428606765330187e-06f
@@ -64,12 +62,11 @@ static inline PW(bits_t) PW(to_bits)(REAL r)
     return b;
 }
 
-/* e^x to about 1 ulp: x = n ln2 + r, |r| <= ln2/2, e^r by Taylor, 2^n in two
- * factors so that the result overflows and underflows gradually and NaN stays
- * NaN. */
+/* e^x for x <= 0 (every caller passes -|z| or -2|z|), to about 1 ulp:
+ * x = n ln2 + r, |r| <= ln2/2, e^r by Taylor, 2^n in two factors so that the
+ * result underflows gradually and NaN stays NaN. */
 static inline REAL PW(vexp)(REAL x)
 {
-    x = x > PW_XHI ? PW_XHI : x;
     x = x < PW_XLO ? PW_XLO : x;
     const REAL t = x * (REAL)1.44269504088896340736 + PW_MAGIC;
     const REAL n = t - PW_MAGIC;
@@ -294,9 +291,9 @@ PW_X1(x_rcp14, VRCP14(a.v[u]))
 #define VGE(a, b) PW(x_ge)((a), (b))
 #define VS(c) VSET1((REAL)(c))
 
+/* e^x for x <= 0, as vexp */
 static inline VEC PW(exp_v)(VEC x)
 {
-    x = VMIN(VS(PW_XHI), x);
     x = VMAX(VS(PW_XLO), x);
     const VEC n = VSUB(VFMA(x, VS(1.44269504088896340736), VS(PW_MAGIC)), VS(PW_MAGIC));
     const VEC r = VFNMA(n, VS(PW_LN2LO), VFNMA(n, VS(PW_LN2HI), x));
@@ -1090,7 +1087,6 @@ static void PW(rnn_bwd)(CP cp, int64_t j0, int64_t j1, const REAL *zt, const REA
 #undef PW_MAGIC
 #undef PW_BIAS
 #undef PW_MANT
-#undef PW_XHI
 #undef PW_XLO
 #undef PW_LN2HI
 #undef PW_LN2LO
