@@ -106,6 +106,7 @@ enum { RNF_NR_F32 = NR };
 #undef VFLOOR
 #undef VSCALEF
 #undef VRCP14
+#undef VTAB16
 #undef REAL
 #undef SFX
 #undef RNF_REAL_IS_DOUBLE
@@ -139,6 +140,9 @@ enum { RNF_NR_F32 = NR };
 #define VSEL(m, t, f) _mm512_mask_blend_pd((m), (f), (t))
 #define VFLOOR(a) _mm512_roundscale_pd((a), _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC)
 #define VSCALEF(a, n) _mm512_scalef_pd((a), (n))
+/* the entries of a 16-entry table t picked by the low 4 bits of each lane of i */
+#define VTAB16(i, t) \
+    _mm512_permutex2var_pd(_mm512_loadu_pd(t), _mm512_castpd_si512(i), _mm512_loadu_pd((t) + 8))
 #elif defined(__AVX2__)
 #define VEC __m256d
 #define VL 4

@@ -215,6 +215,9 @@ PW_X1(x_floor, VFLOOR(a.v[u]))
 #ifdef VRCP14
 PW_X1(x_rcp14, VRCP14(a.v[u]))
 #endif
+#ifdef VTAB16
+PW_LANEWISE(PW(xv), x_tab16, (PW(xv) a, const REAL *t), VTAB16(a.v[u], t))
+#endif
 #undef PW_X1
 #undef PW_X2
 #undef PW_X3
@@ -237,6 +240,7 @@ PW_X1(x_rcp14, VRCP14(a.v[u]))
 #pragma push_macro("VSCALEF")
 #pragma push_macro("VRCP14")
 #pragma push_macro("VFLOOR")
+#pragma push_macro("VTAB16")
 #undef VEC
 #undef VBOOL
 #undef VMASK
@@ -275,6 +279,10 @@ PW_X1(x_rcp14, VRCP14(a.v[u]))
 #undef VFLOOR
 #define VFLOOR(a) PW(x_floor)(a)
 #endif
+#ifdef VTAB16
+#undef VTAB16
+#define VTAB16(i, t) PW(x_tab16)((i), (t))
+#endif
 
 #define VADD(a, b) VP(add)((a), (b))
 #define VSUB(a, b) VP(sub)((a), (b))
@@ -291,10 +299,37 @@ PW_X1(x_rcp14, VRCP14(a.v[u]))
 #define VGE(a, b) PW(x_ge)((a), (b))
 #define VS(c) VSET1((REAL)(c))
 
+#ifdef VTAB16
+#ifndef RNF_EXP2_16TH
+#define RNF_EXP2_16TH
+/* 2^(j/16), j = 0..15, correctly rounded (from mpmath at 300 bits) */
+static const double rnf_exp2_16th[16] = {
+    0x1.0000000000000p+0, 0x1.0b5586cf9890fp+0, 0x1.172b83c7d517bp+0, 0x1.2387a6e756238p+0,
+    0x1.306fe0a31b715p+0, 0x1.3dea64c123422p+0, 0x1.4bfdad5362a27p+0, 0x1.5ab07dd485429p+0,
+    0x1.6a09e667f3bcdp+0, 0x1.7a11473eb0187p+0, 0x1.8ace5422aa0dbp+0, 0x1.9c49182a3f090p+0,
+    0x1.ae89f995ad3adp+0, 0x1.c199bdd85529cp+0, 0x1.d5818dcfba487p+0, 0x1.ea4afa2a490dap+0};
+#endif
+#endif
+
 /* e^x for x <= 0, as vexp */
 static inline VEC PW(exp_v)(VEC x)
 {
     x = VMAX(VS(PW_XLO), x);
+#if defined(VTAB16) && RNF_REAL_IS_DOUBLE
+    /* Where the ISA picks from a 16-entry table in registers, a shorter
+     * polynomial: x = (16 m + j) ln2/16 + r, |r| <= ln2/32, and
+     * e^x = 2^m 2^(j/16) e^r, with 2^(j/16) = s from the table (indexed by
+     * the low bits of t, which hold n = 16 m + j), e^r - 1 = q by Taylor to
+     * degree 7 (truncation below 2e-18), s + s q in one rounding, and 2^m by
+     * scalef, which floors n/16. */
+    const VEC t = VFMA(x, VS(16 * 1.44269504088896340736), VS(PW_MAGIC));
+    const VEC n = VSUB(t, VS(PW_MAGIC));
+    const VEC r = VFNMA(n, VS(PW_LN2LO / 16), VFNMA(n, VS(PW_LN2HI / 16), x));
+    VEC q = VS(rnf_inv_fact[7]);
+    for (int k = 6; k >= 1; --k) q = VFMA(q, r, VS(rnf_inv_fact[k]));
+    const VEC s = VTAB16(t, rnf_exp2_16th);
+    return VSCALEF(VFMA(VMUL(q, r), s, s), VMUL(n, VS(1.0 / 16)));
+#else
     const VEC n = VSUB(VFMA(x, VS(1.44269504088896340736), VS(PW_MAGIC)), VS(PW_MAGIC));
     const VEC r = VFNMA(n, VS(PW_LN2LO), VFNMA(n, VS(PW_LN2HI), x));
     VEC p = VS(rnf_inv_fact[PW_EXP_DEG]);
@@ -306,6 +341,7 @@ static inline VEC PW(exp_v)(VEC x)
 #else
     const VEC n1 = VFLOOR(VMUL(n, VS(0.5))); /* 2^n in two factors, as in vexp */
     return VMUL(VMUL(p, PW(pow2_v)(n1)), PW(pow2_v)(VSUB(n, n1)));
+#endif
 #endif
 }
 
@@ -1083,6 +1119,7 @@ static void PW(rnn_bwd)(CP cp, int64_t j0, int64_t j1, const REAL *zt, const REA
 #pragma pop_macro("VSCALEF")
 #pragma pop_macro("VRCP14")
 #pragma pop_macro("VFLOOR")
+#pragma pop_macro("VTAB16")
 #endif
 #undef PW_MAGIC
 #undef PW_BIAS
