@@ -553,13 +553,21 @@ static rnf_status FN(rnf_backward)(const rnf_desc *d, const rnf_bwd_args *a, voi
         rnf_step_share(bs, B, H, nth, tid, j0, j1, &r0, &r1, &u0, &u1);
         if (bs) RNF_SYNC();
         const int64_t q0 = bs ? 0 : p0;
+        /* A step's dG rows, the A of its product, are gathered into dg; where
+         * every row keeps its place and length (no seq_lengths, or all equal),
+         * they already lie in order in dgi, and the product reads them there
+         * (the same values: the same bits). Not for the linear-before-reset
+         * GRU, whose n block of the product comes from dgh. */
+        int dg_in_dgi = !lbr;
+        for (int64_t p = 0; p < B; ++p)
+            if (perm[p] != p || plen[p] != plen[0]) dg_in_dgi = 0;
 
         int cur = 0;
         int64_t nact = 0;
         for (int64_t s = T - 1; s >= 0; --s) {
             while (nact < B && plen[nact] > s) ++nact;
             const int64_t na = (nact < r1 ? nact : r1) - r0; /* rows stepped now */
-            REAL *dg = dgs[s & 1];
+            REAL *dg = dg_in_dgi ? dgi + FN(time_of)(d->reverse, plen[0], s) * B * GH : dgs[s & 1];
             const REAL *dhc = dhb[cur], *dcc = dcb[cur];
             REAL *dhn = dhb[cur ^ 1], *dcn = dcb[cur ^ 1];
             for (int64_t p = r0; p < r0 + na; ++p) {
@@ -592,7 +600,7 @@ static rnf_status FN(rnf_backward)(const rnf_desc *d, const rnf_bwd_args *a, voi
                     o->rnn_bwd(&cp, u0, u1, zt, dht, dgi + tb * GH, scr);
                     for (int64_t j = u0; j < u1; ++j) dht[j] = 0;
                 }
-                for (int64_t g = 0; g < G; ++g) {
+                for (int64_t g = 0; g < G && !dg_in_dgi; ++g) {
                     const REAL *src = lbr && g == 2 ? dgh + tb * H : dgi + tb * GH + g * H;
                     for (int64_t j = u0; j < u1; ++j) dg[p * GH + g * H + j] = src[j];
                 }
@@ -616,7 +624,8 @@ static rnf_status FN(rnf_backward)(const rnf_desc *d, const rnf_bwd_args *a, voi
                         const int64_t tb = FN(time_of)(d->reverse, plen[p], s) * B + perm[p];
                         o->gru_r_bwd(&cp, u0, u1, zt_all + tb * GH, hprev + tb * H, drh + p * H,
                                      dgi + tb * GH, dhn + p * H, rh_all + tb * H, scr);
-                        for (int64_t j = u0; j < u1; ++j) dg[p * GH + j] = dgi[tb * GH + j];
+                        if (!dg_in_dgi)
+                            for (int64_t j = u0; j < u1; ++j) dg[p * GH + j] = dgi[tb * GH + j];
                     }
                 }
                 if (!bs) RNF_SYNC();
