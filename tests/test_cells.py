@@ -5,7 +5,7 @@ import pytest
 
 import rnnfast
 
-from conftest import make_problem
+from conftest import ARCHS, make_problem
 
 
 def sigmoid(a):
@@ -65,3 +65,51 @@ def test_cell_errors_name_the_state():
         rnnfast.lstm_cell(p["x"][0], p["h0"], np.zeros((2, 5)), p["w_ih"], p["w_hh"])
     with pytest.raises(ValueError, match=r"^x: expected a 2-D array"):
         rnnfast.lstm_cell(p["x"], p["h0"], p["c0"], p["w_ih"], p["w_hh"])
+
+
+# -- the panels a loop of cells reuses (cells._PACKS) -------------------------
+
+def _gru_step(p, h, W, U):
+    return rnnfast.gru_cell(p["x"][0], h, W, U, p["b_ih"], p["b_hh"])
+
+
+def _fresh(a):
+    """The same values in a new array: a step on it cannot reuse kept panels."""
+    return np.array(a, copy=True)
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_cells_reuse_panels_and_see_weights_changed_in_place(arch, dtype):
+    rnnfast._kernels.set_arch(arch)
+    p = make_problem("gru", T=1, B=3, I=40, H=36, dtype=dtype, seed=5)
+    W, U, h = p["w_ih"].copy(), p["w_hh"].copy(), p["h0"]
+    first = _gru_step(p, h, W, U)
+    again = _gru_step(p, h, W, U)                   # the kept panels
+    assert again.tobytes() == first.tobytes()
+    assert again.tobytes() == _gru_step(p, h, _fresh(W), _fresh(U)).tobytes()
+    for w in (U, W):                                 # each weight, in place
+        kept = w[5, 7]
+        w[5, 7] = kept + 0.25
+        changed = _gru_step(p, h, W, U)
+        assert changed.tobytes() == _gru_step(p, h, _fresh(W), _fresh(U)).tobytes()
+        assert changed.tobytes() != first.tobytes()
+        w[5, 7] = kept
+        assert _gru_step(p, h, W, U).tobytes() == first.tobytes()
+
+
+def test_cells_keep_few_panels_and_hold_no_weights():
+    import gc
+    import weakref
+    from rnnfast import cells
+    p = make_problem("rnn", T=1, B=2, I=8, H=8, seed=1)
+    refs = []
+    for k in range(3 * cells._PACK_ENTRIES):
+        W, U = p["w_ih"] + k, p["w_hh"].copy()
+        rnnfast.rnn_cell(p["x"][0], p["h0"], W, U)
+        refs.append(weakref.ref(W))
+        assert len(cells._PACKS) <= cells._PACK_ENTRIES
+        del W, U
+    gc.collect()
+    assert all(r() is None for r in refs)            # the cache kept none alive
+    assert all(not e for e in cells._PACKS.values())  # and let their copies go

@@ -12,6 +12,19 @@ import numpy as np
 from . import _checks, _kernels, _threads
 
 
+def snapshot_of(live: np.ndarray, snap: Optional[np.ndarray]) -> np.ndarray:
+    """snap if it still holds live's bytes, else a new read-only copy of live.
+    What a caller prepared from snap (packed panels) stays valid while the
+    same snap comes back, however live is changed, in place included."""
+    if snap is not None and snap.dtype == live.dtype and snap.shape == live.shape \
+            and _kernels.same_bytes(snap, live, _threads.for_call()
+                                    if live.nbytes >= _kernels.SAME_BYTES_SPLIT else 1):
+        return snap
+    snap = live.copy()
+    snap.flags.writeable = False
+    return snap
+
+
 def positive_int(v: Any, name: str, minimum: int = 1) -> int:
     if isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Integral):
         raise TypeError(f"{name}: expected an integer >= {minimum}, got {v!r}")
@@ -160,14 +173,8 @@ class Module:
         while the parameter's bytes stay the same, so however a parameter is
         changed (assigned, loaded, or modified in place) the next call sees
         it, and tapes of earlier calls keep the weights they ran with."""
-        live = self._params[name]
-        snap = self._snap.get(name)
-        if snap is None or not _kernels.same_bytes(
-                snap, live,
-                _threads.for_call() if live.nbytes >= _kernels.SAME_BYTES_SPLIT else 1):
-            snap = live.copy()
-            snap.flags.writeable = False
-            self._snap[name] = snap
+        snap = snapshot_of(self._params[name], self._snap.get(name))
+        self._snap[name] = snap
         return snap
 
     def _packed(self, key: Any, cell: str, w_ih: np.ndarray, w_hh: np.ndarray) -> np.ndarray:
