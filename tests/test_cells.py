@@ -67,7 +67,7 @@ def test_cell_errors_name_the_state():
         rnnfast.lstm_cell(p["x"], p["h0"], p["c0"], p["w_ih"], p["w_hh"])
 
 
-# -- the panels a loop of cells reuses (cells._PACKS) -------------------------
+# -- the panels a loop of cells reuses (rnnfast/_packs.py) -----------------------
 
 def _gru_step(p, h, W, U):
     return rnnfast.gru_cell(p["x"][0], h, W, U, p["b_ih"], p["b_hh"])
@@ -101,15 +101,39 @@ def test_cells_reuse_panels_and_see_weights_changed_in_place(arch, dtype):
 def test_cells_keep_few_panels_and_hold_no_weights():
     import gc
     import weakref
-    from rnnfast import cells
+    from rnnfast import _packs
     p = make_problem("rnn", T=1, B=2, I=8, H=8, seed=1)
     refs = []
-    for k in range(3 * cells._PACK_ENTRIES):
+    for k in range(3 * _packs._PACK_ENTRIES):
         W, U = p["w_ih"] + k, p["w_hh"].copy()
         rnnfast.rnn_cell(p["x"][0], p["h0"], W, U)
         refs.append(weakref.ref(W))
-        assert len(cells._PACKS) <= cells._PACK_ENTRIES
+        assert len(_packs._PACKS) <= _packs._PACK_ENTRIES
         del W, U
     gc.collect()
     assert all(r() is None for r in refs)            # the cache kept none alive
-    assert all(not e for e in cells._PACKS.values())  # and let their copies go
+    # and an entry whose arrays are gone has let its copies go
+    assert all(not e or (e[0]() is not None and e[1]() is not None)
+               for e in _packs._PACKS.values())
+
+
+def test_sequence_calls_reuse_panels_yet_each_tape_keeps_its_weights():
+    """Functional calls keep panels too (training panels with keep_tape);
+    a tape's backward still uses the weights its forward ran with."""
+    p = make_problem("lstm", T=5, B=3, I=7, H=6, seed=8)
+    W, U = p["w_ih"].copy(), p["w_hh"].copy()
+    args = lambda W, U: (p["x"], W, U, p["b_ih"], p["b_hh"], p["h0"], p["c0"])  # noqa: E731
+    first = rnnfast.lstm(*args(W, U), keep_tape=True)
+    again = rnnfast.lstm(*args(W, U), keep_tape=True)   # the kept panels
+    assert again.y.tobytes() == first.y.tobytes()
+    U[2, 3] += 0.5                                      # in place
+    changed = rnnfast.lstm(*args(W, U), keep_tape=True)
+    fresh = rnnfast.lstm(*args(_fresh(W), _fresh(U)), keep_tape=True)
+    assert changed.y.tobytes() == fresh.y.tobytes() != first.y.tobytes()
+    g_first = rnnfast.lstm_backward(first, p["dy"])
+    g_orig = rnnfast.lstm_backward(
+        rnnfast.lstm(*args(p["w_ih"].copy(), p["w_hh"].copy()), keep_tape=True), p["dy"])
+    g_changed, g_fresh = (rnnfast.lstm_backward(o, p["dy"]) for o in (changed, fresh))
+    for name in ("dx", "dw_ih", "dw_hh", "dh0", "dc0"):
+        assert getattr(g_first, name).tobytes() == getattr(g_orig, name).tobytes()
+        assert getattr(g_changed, name).tobytes() == getattr(g_fresh, name).tobytes()

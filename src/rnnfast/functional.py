@@ -11,7 +11,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from . import _checks, _kernels, _threads
+from . import _checks, _kernels, _packs, _threads
 from ._types import Gradients, JordanGradients, SequenceOutput
 
 __all__ = ["lstm", "gru", "rnn", "lstm_backward", "gru_backward", "rnn_backward", "jordan",
@@ -60,8 +60,11 @@ def _forward(c: _checks.Call, copy_x: bool = True, copy_w: bool = True,
              packed: Optional[np.ndarray] = None, nthreads: Optional[int] = None
              ) -> SequenceOutput:
     """Run a validated call. packed: the weights as _kernels.pack made them
-    (packed for training when c.keep_tape), kept by the tape for backward.
+    (packed for training when c.keep_tape), kept by the tape for backward;
+    None: the panels _packs keeps for c's weights, or the call packs.
     nthreads: None for the current setting (_threads.for_call())."""
+    if packed is None:
+        packed, c.w_ih, c.w_hh = _packs.prepared(c)
     y, h_n, c_n, raw = _kernels.forward(
         c.cell, c.x, c.w_ih, c.w_hh, c.b_ih, c.b_hh, c.h0, c.c0 if c.cell == "lstm" else None,
         c.peephole, c.seq_lengths, reverse=c.reverse, clip=c.clip, acts=_act_codes(c.acts),
