@@ -1,5 +1,9 @@
 """Single-step cells: equal to a hand-written NumPy step, and a loop of cells
 gives the same bits as one sequence call."""
+import os
+import signal
+import time
+
 import numpy as np
 import pytest
 
@@ -137,3 +141,25 @@ def test_sequence_calls_reuse_panels_yet_each_tape_keeps_its_weights():
     for name in ("dx", "dw_ih", "dw_hh", "dh0", "dc0"):
         assert getattr(g_first, name).tobytes() == getattr(g_orig, name).tobytes()
         assert getattr(g_changed, name).tobytes() == getattr(g_fresh, name).tobytes()
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_child_forked_while_the_panel_lock_is_held_still_steps():
+    from rnnfast import _packs
+    p = make_problem("gru", T=1, B=2, I=5, H=4, dtype=np.float32, seed=3)
+    step = lambda: rnnfast.gru_cell(p["x"][0], p["h0"], p["w_ih"], p["w_hh"])  # noqa: E731
+    want = step()
+    with _packs._PACKS_LOCK:  # as if another thread held it when the process forked
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover (the child)
+            os._exit(0 if step().tobytes() == want.tobytes() else 3)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            assert os.waitstatus_to_exitcode(status) == 0
+            return
+        time.sleep(0.05)
+    os.kill(pid, signal.SIGKILL)
+    os.waitpid(pid, 0)
+    pytest.fail("the forked child hung on the panel cache's lock")

@@ -14,6 +14,7 @@ more. Layers keep their own (_module.py).
 """
 from __future__ import annotations
 
+import os
 import threading
 import weakref
 from typing import Dict, List, Optional, Tuple
@@ -27,6 +28,16 @@ _PACK_ENTRIES = 4                # weight pairs kept packed at once
 _PACK_MAX_BYTES = 256 << 20      # pairs larger than this are not kept
 _PACKS: Dict[tuple, List] = {}   # key -> [ref w_ih, ref w_hh, copy w_ih, copy w_hh, panels]
 _PACKS_LOCK = threading.Lock()
+
+
+def _after_fork_in_child() -> None:
+    """A child forked while another thread held the lock would wait on it
+    for ever: it starts with a free one (the kept panels stay valid)."""
+    global _PACKS_LOCK
+    _PACKS_LOCK = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def prepared(call: _checks.Call) -> Tuple[Optional[np.ndarray], np.ndarray, np.ndarray]:
