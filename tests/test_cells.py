@@ -163,3 +163,19 @@ def test_a_child_forked_while_the_panel_lock_is_held_still_steps():
     os.kill(pid, signal.SIGKILL)
     os.waitpid(pid, 0)
     pytest.fail("the forked child hung on the panel cache's lock")
+
+
+def test_kept_panels_stay_within_their_byte_budget(monkeypatch):
+    from rnnfast import _packs
+    p = make_problem("lstm", T=1, B=1, I=16, H=16, dtype=np.float64, seed=2)
+    monkeypatch.setattr(_packs, "_PACKS", {})
+    one = 2 * p["w_ih"].nbytes + 2 * p["w_hh"].nbytes  # about an entry: copies and panels
+    monkeypatch.setattr(_packs, "_PACK_MAX_BYTES", int(2.5 * one))
+    pairs = [(p["w_ih"] * (k + 1), p["w_hh"].copy()) for k in range(4)]
+    for W, U in pairs:
+        rnnfast.lstm_cell(p["x"][0], p["h0"], p["c0"], W, U)
+        assert 0 < _packs._kept_bytes() <= _packs._PACK_MAX_BYTES
+    assert len(_packs._PACKS) == 2                  # the oldest made room
+    big = make_problem("lstm", T=1, B=1, I=40, H=40, dtype=np.float64, seed=2)
+    rnnfast.lstm_cell(big["x"][0], big["h0"], big["c0"], big["w_ih"], big["w_hh"])
+    assert all(id(big["w_ih"]) not in k for k in _packs._PACKS)  # too large: not kept

@@ -8,9 +8,10 @@ functional calls and the cells keep the panels packed from the last few
 weight pairs they saw (_PACKS), with a read-only copy of each pair; a call
 whose weights are the same arrays holding the same bytes (compared in full,
 so changes made in place are seen) reuses them. An entry holds its arrays
-only weakly, and lets its copies go when they are collected; pairs over
-_PACK_MAX_BYTES are packed in every call, as before, rather than kept twice
-more. Layers keep their own (_module.py).
+only weakly, and lets its copies go when they are collected. What is kept,
+copies and panels of all entries together, stays within _PACK_MAX_BYTES:
+the oldest entries make room, and a pair too large for it alone is packed
+in every call, as before. Layers keep their own (_module.py).
 """
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ from . import _checks, _kernels, _threads
 from ._module import snapshot_of
 
 _PACK_ENTRIES = 4                # weight pairs kept packed at once
-_PACK_MAX_BYTES = 256 << 20      # pairs larger than this are not kept
+_PACK_MAX_BYTES = 256 << 20      # copies and panels kept, all entries together
 _PACKS: Dict[tuple, List] = {}   # key -> [ref w_ih, ref w_hh, copy w_ih, copy w_hh, panels]
 _PACKS_LOCK = threading.Lock()
 
@@ -40,12 +41,26 @@ def _after_fork_in_child() -> None:
 os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
+def _entry_bytes(entry: List) -> int:
+    """Bytes of an entry's copies and panels (0 once emptied)."""
+    try:
+        return entry[2].nbytes + entry[3].nbytes + entry[4].nbytes
+    except IndexError:
+        return 0
+
+
+def _kept_bytes() -> int:
+    return sum(_entry_bytes(e) for e in list(_PACKS.values()))
+
+
 def prepared(call: _checks.Call) -> Tuple[Optional[np.ndarray], np.ndarray, np.ndarray]:
     """The packed panels of call's weights and the copies they were packed
     from, reused while the call passes the same arrays with the same bytes;
     (None, w_ih, w_hh) where the pair is not kept (the call packs)."""
     w_ih, w_hh = call.w_ih, call.w_hh
-    if w_ih.nbytes + w_hh.nbytes > _PACK_MAX_BYTES or w_ih.size == 0 or w_hh.size == 0:
+    # an entry's copies and panels: over twice the weights (panels are padded,
+    # and with keep_tape hold backward's too)
+    if 3 * (w_ih.nbytes + w_hh.nbytes) > _PACK_MAX_BYTES or w_ih.size == 0 or w_hh.size == 0:
         return None, w_ih, w_hh
     training = call.keep_tape  # backward's panels too
     key = (call.cell, training, id(w_ih), id(w_hh), _kernels.arch_name(), w_ih.dtype.str,
@@ -69,10 +84,13 @@ def prepared(call: _checks.Call) -> Tuple[Optional[np.ndarray], np.ndarray, np.n
         entry[1] = weakref.ref(w_hh, lambda _r, e=entry: e.clear())
     except TypeError:  # not weakly referable: used once, not kept
         return panels, snap_ih, snap_hh
+    size = _entry_bytes(entry)
+    if size > _PACK_MAX_BYTES:
+        return panels, snap_ih, snap_hh
     with _PACKS_LOCK:
         for k in [k for k, e in _PACKS.items() if not e]:
             del _PACKS[k]
-        while len(_PACKS) >= _PACK_ENTRIES:
+        while _PACKS and (len(_PACKS) >= _PACK_ENTRIES or size + _kept_bytes() > _PACK_MAX_BYTES):
             del _PACKS[next(iter(_PACKS))]
         _PACKS[key] = entry
     return panels, snap_ih, snap_hh
