@@ -3,9 +3,9 @@
 A loop of cells, or of sequence calls, hands the same weight arrays to every
 call, and packing them for the kernels cost more than a step (an LSTM cell,
 B = 1, H = 128: about 17 of 42 us) and a fifth of a ten-step sequence call
-(B = 16, H = 256). So the
-functional calls and the cells keep the panels packed from the last few
-weight pairs they saw (_PACKS), with a read-only copy of each pair; a call
+(B = 16, H = 256). So the functional calls and the cells keep the panels
+packed from the last few weight pairs they saw (_PACKS), with a read-only
+copy of each pair; a call
 whose weights are the same arrays holding the same bytes (compared in full,
 so changes made in place are seen) reuses them. An entry holds its arrays
 only weakly, and lets its copies go when they are collected. What is kept,
