@@ -63,6 +63,28 @@ def test_loop_of_cells_equals_sequence(dtype):
     assert h.tobytes() == h_n.tobytes() and c.tobytes() == c_n.tobytes()
 
 
+@pytest.mark.parametrize("layout", ["strided", "fortran", "big_endian", "unaligned", "readonly",
+                                    "float_subclass"])
+def test_cells_take_any_layout_with_the_same_bits_and_leave_it_untouched(layout):
+    """The checks answer the usual arrays on a short path; every other
+    layout still goes the long way, to the same bits."""
+    import test_inputs
+    p = make_problem("lstm", T=1, B=3, I=4, H=5, seed=6)
+    args = [p["x"][0], p["h0"], p["c0"], p["w_ih"], p["w_hh"], p["b_ih"], p["b_hh"]]
+    want = rnnfast.lstm_cell(*args)
+    if layout == "float_subclass":  # an ndarray subclass is not taken as is
+        change = lambda a: a.view(type("Sub", (np.ndarray,), {}))
+    else:
+        change = getattr(test_inputs, layout)
+    q = [change(a) for a in args]
+    before = [a.copy() for a in q]
+    got = rnnfast.lstm_cell(*q)
+    for a, b in zip(want, got):
+        assert type(b) is np.ndarray and a.tobytes() == b.tobytes()
+    for a, b in zip(before, q):
+        assert a.tobytes() == np.asarray(b).tobytes()
+
+
 def test_cell_errors_name_the_state():
     p = make_problem("lstm", T=1, B=2, I=3, H=4)
     with pytest.raises(ValueError, match=r"^c: expected shape \(B, H\) = \(2, 4\), got \(2, 5\)"):

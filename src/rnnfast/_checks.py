@@ -53,6 +53,8 @@ def as_array(a: Any, name: str) -> np.ndarray:
 
 def call_dtype(x: Any, name: str = "x") -> np.dtype:
     """The dtype of a call: float32 or float64, decided by x."""
+    if type(x) is np.ndarray and x.dtype in FLOAT_DTYPES:
+        return x.dtype
     arr = as_array(x, name)
     if arr.dtype.kind != "f" or arr.dtype.itemsize not in (4, 8):
         raise TypeError(f"{name}: dtype must be float32 or float64, got {arr.dtype}")
@@ -61,6 +63,8 @@ def call_dtype(x: Any, name: str = "x") -> np.dtype:
 
 def same_dtype(a: Any, name: str, dtype: np.dtype, ref: str = "x") -> np.ndarray:
     """a as an array of exactly the call's dtype (else TypeError naming both)."""
+    if type(a) is np.ndarray and a.dtype == dtype:
+        return a
     arr = as_array(a, name)
     if arr.dtype.kind != "f" or arr.dtype.itemsize != dtype.itemsize:
         raise TypeError(
@@ -74,6 +78,10 @@ def shaped(
     a: Any, name: str, dtype: np.dtype, shape: Tuple[int, ...], spec: str, ref: str = "x"
 ) -> np.ndarray:
     """a checked against shape (described symbolically by spec), contiguous."""
+    if type(a) is np.ndarray and a.dtype == dtype and a.shape == shape:
+        flags = a.flags  # the usual case, with no further calls (a cell step's dozen arrays)
+        if flags.c_contiguous and flags.aligned:
+            return a
     arr = same_dtype(a, name, dtype, ref)
     if arr.shape != tuple(shape):
         raise ValueError(f"{name}: expected shape {spec} = {tuple(shape)}, got {arr.shape}")
@@ -87,6 +95,8 @@ def optional(
 
 
 def flag(v: Any, name: str) -> bool:
+    if v is True or v is False:
+        return v
     if isinstance(v, (bool, np.bool_)) or (isinstance(v, numbers.Integral) and v in (0, 1)):
         return bool(v)
     raise TypeError(f"{name}: expected a bool, got {v!r}")
@@ -142,7 +152,7 @@ def sequence_input(x: Any) -> Tuple[np.dtype, np.ndarray, Tuple[int, int, int]]:
     xa = same_dtype(x, "x", dtype)
     if xa.ndim != 3:
         raise ValueError(f"x: expected a 3-D array of shape (T, B, I), got shape {xa.shape}")
-    return dtype, xa, tuple(int(s) for s in xa.shape)
+    return dtype, xa, xa.shape
 
 
 def matrix(a: Any, name: str, dtype: np.dtype, spec: str) -> np.ndarray:
@@ -179,6 +189,11 @@ class Call:
     keep_tape: bool
 
 
+# the shapes of w_ih, w_hh and a bias, as error messages write them
+_SPECS = {cell: (f"({g}, I)", f"({g}, H)", f"({g},)")
+          for cell, g in (("lstm", "4*H"), ("gru", "3*H"), ("rnn", "H"))}
+
+
 def sequence_call(
     cell: str, x, w_ih, w_hh, b_ih, b_hh, h0, c0=None, *, peephole=None, seq_lengths=None,
     reverse=False, clip=None, activations_=None, linear_before_reset=True, keep_tape=False,
@@ -186,16 +201,16 @@ def sequence_call(
     """Validate the arguments of lstm / gru / rnn."""
     dtype, xa, (T, B, I) = sequence_input(x)
     G = GATES[cell]
-    whh = matrix(w_hh, "w_hh", dtype, f"({G}*H, H)")
+    s_ih, s_hh, s_b = _SPECS[cell]
+    whh = matrix(w_hh, "w_hh", dtype, s_hh)
     H = int(whh.shape[1])
-    gs = f"{G}*H" if G > 1 else "H"
     call = Call(
         cell=cell, dtype=dtype, T=T, B=B, I=I, H=H,
         x=c_array(xa, dtype),
-        w_ih=shaped(w_ih, "w_ih", dtype, (G * H, I), f"({gs}, I)"),
-        w_hh=shaped(whh, "w_hh", dtype, (G * H, H), f"({gs}, H)"),
-        b_ih=optional(b_ih, "b_ih", dtype, (G * H,), f"({gs},)"),
-        b_hh=optional(b_hh, "b_hh", dtype, (G * H,), f"({gs},)"),
+        w_ih=shaped(w_ih, "w_ih", dtype, (G * H, I), s_ih),
+        w_hh=shaped(whh, "w_hh", dtype, (G * H, H), s_hh),
+        b_ih=optional(b_ih, "b_ih", dtype, (G * H,), s_b),
+        b_hh=optional(b_hh, "b_hh", dtype, (G * H,), s_b),
         h0=optional(h0, "h0", dtype, (B, H), "(B, H)"),
         c0=optional(c0, "c0", dtype, (B, H), "(B, H)"),
         peephole=optional(peephole, "peephole", dtype, (3, H), "(3, H)"),
@@ -221,6 +236,9 @@ def upstream(call_shape: Tuple[int, int, int, int], dtype: np.dtype, dy, dh_n, d
 
 def cell_state(a, name: str, dtype: np.dtype, B: int, w_hh) -> np.ndarray:
     """A single-step state (h or c) of shape (B, H), H read from w_hh."""
+    if type(a) is np.ndarray and type(w_hh) is np.ndarray and a.dtype == dtype \
+            and a.ndim == 2 and w_hh.ndim == 2 and a.shape == (B, w_hh.shape[1]):
+        return a
     H = as_array(w_hh, "w_hh").shape[-1] if np.ndim(w_hh) == 2 else None
     arr = same_dtype(a, name, dtype)
     if arr.ndim != 2 or arr.shape[0] != B or (H is not None and arr.shape[1] != H):
