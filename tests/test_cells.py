@@ -72,11 +72,9 @@ def test_cells_take_any_layout_with_the_same_bits_and_leave_it_untouched(layout)
     p = make_problem("lstm", T=1, B=3, I=4, H=5, seed=6)
     args = [p["x"][0], p["h0"], p["c0"], p["w_ih"], p["w_hh"], p["b_ih"], p["b_hh"]]
     want = rnnfast.lstm_cell(*args)
-    if layout == "float_subclass":  # an ndarray subclass is not taken as is
-        change = lambda a: a.view(type("Sub", (np.ndarray,), {}))
-    else:
-        change = getattr(test_inputs, layout)
-    q = [change(a) for a in args]
+    sub = type("Sub", (np.ndarray,), {})  # a subclass is not taken as is
+    q = [a.view(sub) if layout == "float_subclass" else getattr(test_inputs, layout)(a)
+         for a in args]
     before = [a.copy() for a in q]
     got = rnnfast.lstm_cell(*q)
     for a, b in zip(want, got):
