@@ -79,9 +79,7 @@ def shaped(
 ) -> np.ndarray:
     """a checked against shape (described symbolically by spec), contiguous."""
     if type(a) is np.ndarray and a.dtype == dtype and a.shape == shape:
-        flags = a.flags  # the usual case, with no further calls (a cell step's dozen arrays)
-        if flags.c_contiguous and flags.aligned:
-            return a
+        return c_array(a, dtype)  # the usual case, past same_dtype's and as_array's tests
     arr = same_dtype(a, name, dtype, ref)
     if arr.shape != tuple(shape):
         raise ValueError(f"{name}: expected shape {spec} = {tuple(shape)}, got {arr.shape}")
@@ -191,7 +189,7 @@ class Call:
 
 # the shapes of w_ih, w_hh and a bias, as error messages write them
 _SPECS = {cell: (f"({g}, I)", f"({g}, H)", f"({g},)")
-          for cell, g in (("lstm", "4*H"), ("gru", "3*H"), ("rnn", "H"))}
+          for cell, g in ((cell, f"{G}*H" if G > 1 else "H") for cell, G in GATES.items())}
 
 
 def sequence_call(
