@@ -196,7 +196,12 @@ rnf_status rnf_query(const rnf_desc *d, size_t *fwd_workspace, size_t *bwd_works
                      size_t *tape)
 {
     rnf_layout L = {0}; /* read by report() even when the layout fails */
-    const rnf_status st = rnf_make_layout(d, &L);
+    rnf_status st = rnf_check_desc(d);
+    if (st == RNF_OK) { /* sized for the threads the call will run on */
+        rnf_desc dc = *d;
+        dc.nthreads = rnf_call_threads(d);
+        st = rnf_make_layout(&dc, &L);
+    }
     return report(st, L.fwd_ws, L.bwd_ws, L.tape, fwd_workspace, bwd_workspace, tape);
 }
 

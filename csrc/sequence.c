@@ -170,6 +170,43 @@ static int rnf_batch_split(const rnf_desc *d, int nth, size_t es)
 }
 
 /*
+ * How many of the nthreads a call asks for it runs on. Where the time loops
+ * split a step between threads by hidden units (rnf_batch_split: batches
+ * under 3 rows a thread; the backward with peepholes), each step ends at a
+ * barrier, which a thread pays for only with enough of the step's product:
+ * each thread keeps at least RNF_UNITS_MIN_WHH bytes of W_hh, or the call
+ * runs on fewer threads. Measured on 2 threads, T 100, I = H, 1-thread time
+ * over 2-thread time, B 1 / 2 / 4 (and training, B 1 / 4), below the line
+ * now on one thread:
+ *   float LSTM H64 (64 KB of W_hh) 0.73 / 0.87 / 0.75 (0.76 / 0.85), H96
+ *   (144 KB) 1.05 / 1.05 / 1.13 (1.13 / 1.16); GRU H64 0.76 / 0.69 / 0.70,
+ *   H96 (108 KB) 1.00 / 1.05 / 1.03; RNN H96 (36 KB) 0.75 / 0.89 / 0.90
+ *   (0.73 / 0.90), H128 (64 KB) 1.10 / 1.21 / 1.04, the one loss;
+ *   double LSTM H32 0.61 / - / 0.62, H48 (72 KB) 1.01 / - / 1.06, H64
+ *   (128 KB) 1.38 / - / 1.40; GRU H48 1.06 / - / 0.96; RNN H96 (72 KB)
+ *   1.12 / - / 0.95.
+ * Below H 64 one thread was 1.3x-1.9x faster. Rows split (no barrier a
+ * step) keep every thread. Packed weights and results do not depend on the
+ * thread count, so this changes no bits; RNNFAST_EXACT_THREADS=1 keeps the
+ * count asked for (the tests use it to run the splits at small sizes).
+ */
+#define RNF_UNITS_MIN_WHH (48 * 1024)
+int rnf_call_threads(const rnf_desc *d)
+{
+    if (rnf_check_desc(d) != RNF_OK) return 0;
+    const int n = d->nthreads;
+    if (n < 2) return n;
+    const char *e = getenv("RNNFAST_EXACT_THREADS");
+    if (e && *e && strcmp(e, "0") != 0) return n;
+    const size_t es = d->dtype == RNF_F64 ? sizeof(double) : sizeof(float);
+    if (rnf_batch_split(d, n, es) && !(d->training && d->peephole)) return n;
+    const double w_hh = (double)rnf_gates(d->cell) * (double)d->hidden_size *
+                        (double)d->hidden_size * (double)es;
+    const double k = w_hh / RNF_UNITS_MIN_WHH;
+    return k < 2 ? 1 : (k < n ? (int)k : n);
+}
+
+/*
  * Whether an inference forward time loop projects its input lazily, and in
  * units of how many rows (0: it projects a whole chunk at the chunk's
  * start). At a batch of one or two a step is a product of about a
@@ -309,8 +346,11 @@ rnf_status rnf_forward(const rnf_desc *d, const rnf_fwd_args *a, void *workspace
 {
     const rnf_status st = rnf_check_desc(d);
     if (st != RNF_OK) return st;
-    return d->dtype == RNF_F32 ? rnf_forward_f32(d, a, workspace, workspace_bytes, tape, tape_bytes)
-                               : rnf_forward_f64(d, a, workspace, workspace_bytes, tape, tape_bytes);
+    rnf_desc dc = *d; /* on the threads rnf_query sized the workspace for */
+    dc.nthreads = rnf_call_threads(d);
+    return d->dtype == RNF_F32
+               ? rnf_forward_f32(&dc, a, workspace, workspace_bytes, tape, tape_bytes)
+               : rnf_forward_f64(&dc, a, workspace, workspace_bytes, tape, tape_bytes);
 }
 
 rnf_status rnf_backward(const rnf_desc *d, const rnf_bwd_args *a, void *workspace,
@@ -318,9 +358,11 @@ rnf_status rnf_backward(const rnf_desc *d, const rnf_bwd_args *a, void *workspac
 {
     const rnf_status st = rnf_check_desc(d);
     if (st != RNF_OK) return st;
+    rnf_desc dc = *d;
+    dc.nthreads = rnf_call_threads(d);
     return d->dtype == RNF_F32
-               ? rnf_backward_f32(d, a, workspace, workspace_bytes, tape, tape_bytes)
-               : rnf_backward_f64(d, a, workspace, workspace_bytes, tape, tape_bytes);
+               ? rnf_backward_f32(&dc, a, workspace, workspace_bytes, tape, tape_bytes)
+               : rnf_backward_f64(&dc, a, workspace, workspace_bytes, tape, tape_bytes);
 }
 
 rnf_status rnf_jordan_forward(const rnf_jordan_desc *d, const rnf_jordan_fwd_args *a,

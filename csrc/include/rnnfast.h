@@ -102,6 +102,12 @@ typedef struct {
 rnf_status rnf_query(const rnf_desc *d, size_t *fwd_workspace, size_t *bwd_workspace,
                      size_t *tape);
 
+/* The threads a call of this descriptor runs on, of the d->nthreads it asks
+ * for: fewer where its steps are split by hidden units and too small to pay
+ * for a barrier each (RNNFAST_EXACT_THREADS=1 keeps them all). rnf_query
+ * sizes the workspace for them. 0 for a bad descriptor. */
+int rnf_call_threads(const rnf_desc *d);
+
 /* Forward through all steps. tape may be NULL when !d->training. */
 rnf_status rnf_forward(const rnf_desc *d, const rnf_fwd_args *a, void *workspace,
                        size_t workspace_bytes, void *tape, size_t tape_bytes);

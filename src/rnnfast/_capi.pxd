@@ -67,6 +67,7 @@ cdef extern from "rnnfast.h" nogil:
 
     rnf_status rnf_query(const rnf_desc *d, size_t *fwd_workspace, size_t *bwd_workspace,
                          size_t *tape)
+    int rnf_call_threads(const rnf_desc *d)
     rnf_status rnf_forward(const rnf_desc *d, const rnf_fwd_args *a, void *workspace,
                            size_t workspace_bytes, void *tape, size_t tape_bytes)
     rnf_status rnf_backward(const rnf_desc *d, const rnf_bwd_args *a, void *workspace,

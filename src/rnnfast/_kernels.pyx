@@ -172,6 +172,20 @@ def buffer_sizes(str cell, dtype, int64_t T, int64_t B, int64_t I, int64_t H, *,
     return int(fw), int(bw), int(tp)
 
 
+def call_threads(str cell, dtype, int64_t T, int64_t B, int64_t I, int64_t H, *,
+                 int nthreads, bint peephole=False, bint training=False):
+    """The threads a call runs on, of the nthreads it asks for
+    (rnf_call_threads: fewer where a step split by hidden units is too small
+    to pay for its barrier)."""
+    cdef rnf_desc d
+    _fill_desc(&d, cell, dtype, T, B, I, H, False, peephole, True, training, 0.0, (0, 2, 2),
+               nthreads)
+    cdef int n = rnf_call_threads(&d)
+    if n < 1:
+        raise ValueError(f"call_threads: no such call ({cell}, T={T}, B={B}, I={I}, H={H})")
+    return n
+
+
 def _alloc_bytes(size_t n, str what):
     try:
         return np.empty(n, dtype=np.uint8)
