@@ -175,16 +175,17 @@ static int rnf_batch_split(const rnf_desc *d, int nth, size_t es)
  * under 3 rows a thread; the backward with peepholes), each step ends at a
  * barrier, which a thread pays for only with enough of the step's product:
  * each thread keeps at least RNF_UNITS_MIN_WHH bytes of W_hh, or the call
- * runs on fewer threads. Measured on 2 threads, T 100, I = H, 1-thread time
- * over 2-thread time, B 1 / 2 / 4 (and training, B 1 / 4), below the line
- * now on one thread:
- *   float LSTM H64 (64 KB of W_hh) 0.73 / 0.87 / 0.75 (0.76 / 0.85), H96
- *   (144 KB) 1.05 / 1.05 / 1.13 (1.13 / 1.16); GRU H64 0.76 / 0.69 / 0.70,
- *   H96 (108 KB) 1.00 / 1.05 / 1.03; RNN H96 (36 KB) 0.75 / 0.89 / 0.90
- *   (0.73 / 0.90), H128 (64 KB) 1.10 / 1.21 / 1.04, the one loss;
- *   double LSTM H32 0.61 / - / 0.62, H48 (72 KB) 1.01 / - / 1.06, H64
- *   (128 KB) 1.38 / - / 1.40; GRU H48 1.06 / - / 0.96; RNN H96 (72 KB)
- *   1.12 / - / 0.95.
+ * runs on fewer threads. Measured on 2 threads, T 100, I = H: one thread's
+ * time over two threads' (above 1, two are faster) at B 1 / 2 / 4, and in
+ * brackets training at B 1 / 4. Now on one thread:
+ *   float LSTM H64 (64 KB of W_hh) 0.73 / 0.87 / 0.75 (0.76 / 0.85), GRU H64
+ *   (48 KB) 0.76 / 0.69 / 0.70, RNN H96 (36 KB) 0.75 / 0.89 / 0.90 (0.73 /
+ *   0.90); double LSTM H32 (32 KB) 0.61 / - / 0.62, LSTM H48 (72 KB) 1.01 /
+ *   - / 1.06, GRU H48 (54 KB) 1.06 / - / 0.96; the losses over 6 %: float RNN
+ *   H128 (64 KB) 1.10 / 1.21 / 1.04, double RNN H96 (72 KB) 1.12 / - / 0.95.
+ * Still on two:
+ *   float LSTM H96 (144 KB) 1.05 / 1.05 / 1.13 (1.13 / 1.16), GRU H96
+ *   (108 KB) 1.00 / 1.05 / 1.03; double LSTM H64 (128 KB) 1.38 / - / 1.40.
  * Below H 64 one thread was 1.3x-1.9x faster. Rows split (no barrier a
  * step) keep every thread. Packed weights and results do not depend on the
  * thread count, so this changes no bits; RNNFAST_EXACT_THREADS=1 keeps the
