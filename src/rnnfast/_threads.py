@@ -28,7 +28,9 @@ os.register_at_fork(after_in_child=_after_fork_in_child)
 
 def set_num_threads(n: Optional[int]) -> None:
     """Use n OpenMP threads in every kernel call (None: back to the default,
-    which is OMP_NUM_THREADS if set, else all cores)."""
+    which is OMP_NUM_THREADS if set, else all cores). A call whose steps
+    are too small to pay for a barrier each runs on fewer (README, "How it
+    is built"; RNNFAST_EXACT_THREADS=1 keeps n); the bits are the same."""
     global _num_threads
     if n is None:
         _num_threads = None
