@@ -169,6 +169,14 @@ static int rnf_batch_split(const rnf_desc *d, int nth, size_t es)
     return w_hh < (double)rnf_l2_bytes() || d->batch >= 32 * (int64_t)nth;
 }
 
+/* Whether the backward time loop splits its steps by batch rows: as the
+ * forward, except with peepholes, whose gradient sums over rows (each
+ * thread then owns its units' sums). */
+static int rnf_bwd_batch_split(const rnf_desc *d, int nth, size_t es)
+{
+    return !d->peephole && rnf_batch_split(d, nth, es);
+}
+
 /*
  * How many of the nthreads a call asks for it runs on. Where the time loops
  * split a step between threads by hidden units (rnf_batch_split: batches
@@ -200,7 +208,8 @@ int rnf_call_threads(const rnf_desc *d)
     const char *e = getenv("RNNFAST_EXACT_THREADS");
     if (e && *e && strcmp(e, "0") != 0) return n;
     const size_t es = d->dtype == RNF_F64 ? sizeof(double) : sizeof(float);
-    if (rnf_batch_split(d, n, es) && !(d->training && d->peephole)) return n;
+    const int rows = rnf_batch_split(d, n, es) && (!d->training || rnf_bwd_batch_split(d, n, es));
+    if (rows) return n; /* no barrier a step */
     const double w_hh = (double)rnf_gates(d->cell) * (double)d->hidden_size *
                         (double)d->hidden_size * (double)es;
     const double k = w_hh / RNF_UNITS_MIN_WHH;

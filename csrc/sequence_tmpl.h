@@ -545,10 +545,10 @@ static rnf_status FN(rnf_backward)(const rnf_desc *d, const rnf_bwd_args *a, voi
         if (dpeep)
             for (int64_t g = 0; g < 3; ++g)
                 for (int64_t j = j0; j < j1; ++j) dpeep[g * H + j] = 0;
-        /* Steps share rows [r0, r1) and units [u0, u1) as in forward; by rows
-         * (every thread then reads all of W_hh, hence the barrier) only
-         * without peepholes, whose gradient sums over rows. */
-        const int bs = !dpeep && rnf_batch_split(d, nth, sizeof(REAL));
+        /* Steps share rows [r0, r1) and units [u0, u1) as in forward
+         * (rnf_bwd_batch_split); by rows every thread reads all of W_hh,
+         * hence the barrier. */
+        const int bs = rnf_bwd_batch_split(d, nth, sizeof(REAL));
         int64_t r0, r1, u0, u1;
         rnf_step_share(bs, B, H, nth, tid, j0, j1, &r0, &r1, &u0, &u1);
         if (bs) RNF_SYNC();

@@ -8,7 +8,7 @@ import pytest
 import rnnfast
 from rnnfast import _kernels
 
-from conftest import ARCHS, backward, forward, make_problem
+from conftest import ARCHS, GATES, backward, forward, make_problem
 
 DTYPES = [np.float32, np.float64]
 
@@ -20,7 +20,7 @@ def reduced(monkeypatch):
 
 
 def whh_bytes(cell, H, dtype):
-    return {"lstm": 4, "gru": 3, "rnn": 1}[cell] * H * H * np.dtype(dtype).itemsize
+    return GATES[cell] * H * H * np.dtype(dtype).itemsize
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
