@@ -113,22 +113,45 @@ const char *rnf_build_flags(void) { return RNF_BUILD_FLAGS; }
  * H = 128 (two 256 KB matrices, and their snapshots) spent 8.6 us of a 200 us
  * batch-1 call on it; split in contiguous parts between threads it takes
  * about half. Below RNF_SAME_BYTES_SPLIT bytes a team costs more than it
- * saves. */
-int rnf_same_bytes(const void *a, const void *b, size_t n, int nthreads)
+ * saves. All of a call's pairs go to one team, their bytes laid end to end
+ * and split in contiguous parts: a team per pair cost a start each (GRU,
+ * H = 128, four parameters: 5.0 us, one team 3.7 us). */
+uint64_t rnf_differing_bytes(int count, const void *const *a, const void *const *b,
+                             const size_t *n, int nthreads)
 {
+    if (count <= 0) return 0;
+    if (count > RNF_DIFFERING_MAX) count = RNF_DIFFERING_MAX;
+    size_t total = 0;
+    for (int i = 0; i < count; ++i) total += n[i];
 #ifdef _OPENMP
-    if (n >= RNF_SAME_BYTES_SPLIT && nthreads > 1) {
-        atomic_int differ = 0;
+    if (total >= RNF_SAME_BYTES_SPLIT && nthreads > 1) {
+        _Atomic uint64_t differ = 0;
 #pragma omp parallel num_threads(nthreads)
         {
             int64_t lo, hi;
-            rnf_split((int64_t)n, omp_get_num_threads(), omp_get_thread_num(), &lo, &hi);
-            if (memcmp((const char *)a + lo, (const char *)b + lo, (size_t)(hi - lo)) != 0)
-                atomic_store_explicit(&differ, 1, memory_order_relaxed);
+            rnf_split((int64_t)total, omp_get_num_threads(), omp_get_thread_num(), &lo, &hi);
+            uint64_t mine = 0;
+            size_t base = 0;
+            for (int i = 0; i < count; base += n[i], ++i) {
+                const size_t s = (size_t)lo > base ? (size_t)lo : base;
+                const size_t e = (size_t)hi < base + n[i] ? (size_t)hi : base + n[i];
+                if (s < e && memcmp((const char *)a[i] + (s - base),
+                                    (const char *)b[i] + (s - base), e - s) != 0)
+                    mine |= (uint64_t)1 << i;
+            }
+            if (mine) atomic_fetch_or_explicit(&differ, mine, memory_order_relaxed);
         }
-        return !atomic_load(&differ);
+        return atomic_load(&differ);
     }
 #endif
     (void)nthreads;
-    return memcmp(a, b, n) == 0;
+    uint64_t differ = 0;
+    for (int i = 0; i < count; ++i)
+        if (n[i] > 0 && memcmp(a[i], b[i], n[i]) != 0) differ |= (uint64_t)1 << i;
+    return differ;
+}
+
+int rnf_same_bytes(const void *a, const void *b, size_t n, int nthreads)
+{
+    return rnf_differing_bytes(1, &a, &b, &n, nthreads) == 0;
 }

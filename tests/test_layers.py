@@ -212,8 +212,8 @@ def test_in_place_and_assigned_weight_changes_are_seen():
     m = rnnfast.GRU(3, 4, dtype=np.float64, seed=0)
     x = np.random.default_rng(0).standard_normal((4, 2, 3))
     y0 = m(x)[0]
-    snap = m._snapshot("weight_hh_l0")
-    assert m._snapshot("weight_hh_l0") is snap  # unchanged weights: reused
+    snaps = m._snapshots(["weight_ih_l0", "weight_hh_l0"])
+    assert all(a is b for a, b in zip(m._snapshots(["weight_ih_l0", "weight_hh_l0"]), snaps))
     m.parameters()["weight_hh_l0"][1, 2] += 0.5  # in place
     y1 = m(x)[0]
     assert not np.array_equal(y0, y1)
@@ -244,6 +244,48 @@ def test_in_place_changes_to_large_weights_are_seen_on_two_threads(at):
     finally:
         rnnfast.set_num_threads(None)
     assert not np.array_equal(y0, y1)
+
+
+@pytest.mark.parametrize("nthreads", [1, 2, 3])
+@pytest.mark.parametrize("sizes", [(7, 1000, 3), (5, _kernels.SAME_BYTES_SPLIT // 2 + 9, 1 << 17),
+                                   (1 << 18, 0, 11)])
+def test_stale_names_each_changed_pair(sizes, nthreads):
+    """stale() compares several pairs in one call, their bytes split between
+    threads end to end: a change anywhere, near a part's edge included, marks
+    its own pair and no other; so do a missing snapshot and another dtype or
+    shape. Threads are asked for only when the bytes in all are many."""
+    rng = np.random.default_rng(len(sizes) + sizes[1])
+    lives = [rng.integers(0, 256, n, dtype=np.uint8) for n in sizes]
+    snaps = [a.copy() for a in lives]
+    asked = []
+
+    def threads():
+        asked.append(1)
+        return nthreads
+    assert _kernels.stale(snaps, lives, threads) == 0
+    assert bool(asked) == (sum(sizes) >= _kernels.SAME_BYTES_SPLIT)
+    for i, n in enumerate(sizes):
+        for at in {0, n // 2 - 1, n // 2, n - 1} if n else ():
+            changed = [a.copy() for a in lives]
+            changed[i][at] ^= 1
+            assert _kernels.stale(snaps, changed, threads) == 1 << i
+    for i in range(len(sizes)):
+        odd = list(snaps)
+        odd[i] = None if i == 0 else snaps[i].view(np.int8) if i == 1 else snaps[i][:-1].copy()
+        assert _kernels.stale(odd, lives, threads) == 1 << i
+    with pytest.raises(ValueError, match="stale: expected as many"):
+        _kernels.stale(snaps[:1], lives, threads)
+
+
+def test_layer_snapshots_are_kept_until_their_parameter_changes():
+    m = rnnfast.LSTM(3, 4, bias=True, peephole=True, seed=0)
+    names = list(m.parameters())
+    first = m._snapshots(names)
+    assert all(not s.flags.writeable for s in first)
+    m.parameters()["bias_hh_l0"][2] += 1
+    second = m._snapshots(names)
+    assert [a is b for a, b in zip(first, second)] == [n != "bias_hh_l0" for n in names]
+    np.testing.assert_array_equal(second[names.index("bias_hh_l0")], m.bias_hh_l0)
 
 
 @pytest.mark.parametrize("nthreads", [1, 2, 3])

@@ -1,10 +1,11 @@
 # cython: language_level=3
 # Declarations of csrc/include/rnnfast.h (see there for every shape).
-from libc.stdint cimport int64_t
+from libc.stdint cimport int64_t, uint64_t
 
 cdef extern from "rnnfast.h" nogil:
     enum: RNF_MAX_THREADS
     enum: RNF_SAME_BYTES_SPLIT
+    enum: RNF_DIFFERING_MAX
 
     ctypedef enum rnf_status:
         RNF_OK
@@ -125,3 +126,5 @@ cdef extern from "rnnfast.h" nogil:
     int rnf_max_threads()
     const char *rnf_build_flags()
     int rnf_same_bytes(const void *a, const void *b, size_t n, int nthreads)
+    uint64_t rnf_differing_bytes(int count, const void *const *a, const void *const *b,
+                                 const size_t *n, int nthreads)

@@ -4,7 +4,7 @@ These are internal: the public API (rnnfast.lstm, rnnfast.LSTM, ...)
 validates arguments and calls them with C-contiguous arrays of one dtype.
 Shapes: x (T, B, I); w_ih (G*H, I); w_hh (G*H, H); states (B, H).
 """
-from typing import Dict, Optional, Tuple
+from typing import Callable, Dict, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -13,6 +13,7 @@ GATES: Dict[str, int]
 ACT_CODES: Dict[str, int]
 MAX_THREADS: int
 SAME_BYTES_SPLIT: int
+STALE_MAX: int
 WORKSPACE_CACHE_MAX: int
 
 def buffer_sizes(cell: str, dtype: object, T: int, B: int, I: int, H: int, *,
@@ -47,6 +48,8 @@ def jordan_backward(x: np.ndarray, w_ih: np.ndarray, w_yh: np.ndarray, w_ho: np.
                     dy_n: Optional[np.ndarray], tape: np.ndarray, *, act_h: int, act_o: int,
                     nthreads: int) -> Tuple[np.ndarray, ...]: ...
 def same_bytes(a: np.ndarray, b: np.ndarray, nthreads: int = 1) -> bool: ...
+def stale(snaps: Sequence[Optional[np.ndarray]], lives: Sequence[np.ndarray],
+          threads: Callable[[], int]) -> int: ...
 def arch_name() -> str: ...
 def arch_supported(name: str) -> bool: ...
 def set_arch(name: str) -> None: ...

@@ -14,7 +14,7 @@ import numpy as np
 from rnnfast import _tapes
 
 cimport numpy as cnp
-from libc.stdint cimport int64_t
+from libc.stdint cimport int64_t, uint64_t
 
 from rnnfast._capi cimport *
 
@@ -24,6 +24,7 @@ CELL_CODES = {"lstm": 0, "gru": 1, "rnn": 2}
 GATES = {"lstm": 4, "gru": 3, "rnn": 1}
 MAX_THREADS = RNF_MAX_THREADS
 SAME_BYTES_SPLIT = RNF_SAME_BYTES_SPLIT  # bytes from which same_bytes uses nthreads
+STALE_MAX = RNF_DIFFERING_MAX  # pairs one stale() call takes
 ACT_CODES = {"sigmoid": 0, "hard_sigmoid": 1, "tanh": 2, "relu": 3, "identity": 4}
 
 
@@ -459,3 +460,58 @@ def same_bytes(cnp.ndarray a, cnp.ndarray b, int nthreads=1):
     with nogil:
         r = rnf_same_bytes(pa, pb, n, nthreads)
     return r != 0
+
+
+def stale(snaps, lives, threads):
+    """Bit i set where snaps[i] no longer matches lives[i]: it is None, or
+    its dtype or shape differs, or its bytes do. lives: C-contiguous arrays,
+    at most STALE_MAX, each with its snapshot (a C-contiguous array) or None.
+    All pairs are compared in one C call without the GIL; threads() gives the
+    threads to split them between, and is asked only where the bytes in all
+    reach SAME_BYTES_SPLIT (a smaller compare runs on the calling thread)."""
+    cdef Py_ssize_t count = len(lives), i, k
+    if len(snaps) != count or count > RNF_DIFFERING_MAX:
+        raise ValueError(f"stale: expected as many snapshots as arrays, at most "
+                         f"{RNF_DIFFERING_MAX}, got {len(snaps)} and {count}")
+    cdef const void *pa[RNF_DIFFERING_MAX]
+    cdef const void *pb[RNF_DIFFERING_MAX]
+    cdef size_t nb[RNF_DIFFERING_MAX]
+    cdef int idx[RNF_DIFFERING_MAX]
+    cdef int m = 0, nth = 1
+    cdef size_t total = 0
+    cdef uint64_t mask = 0, d
+    cdef cnp.ndarray s, v
+    for i in range(count):
+        v = <cnp.ndarray?>lives[i]
+        if not cnp.PyArray_IS_C_CONTIGUOUS(v):
+            raise ValueError("stale: expected C-contiguous arrays")
+        o = snaps[i]
+        if o is None:
+            mask |= (<uint64_t>1) << i
+            continue
+        s = <cnp.ndarray?>o
+        if not cnp.PyArray_IS_C_CONTIGUOUS(s):
+            raise ValueError("stale: expected C-contiguous snapshots")
+        same = cnp.PyArray_NDIM(s) == cnp.PyArray_NDIM(v) and (
+            <object>cnp.PyArray_DESCR(s) is <object>cnp.PyArray_DESCR(v)
+            or <object>cnp.PyArray_DESCR(s) == <object>cnp.PyArray_DESCR(v))
+        if same:
+            for k in range(cnp.PyArray_NDIM(v)):
+                if cnp.PyArray_DIMS(s)[k] != cnp.PyArray_DIMS(v)[k]:
+                    same = False
+                    break
+        if not same:
+            mask |= (<uint64_t>1) << i
+            continue
+        pa[m], pb[m] = cnp.PyArray_DATA(s), cnp.PyArray_DATA(v)
+        nb[m], idx[m] = <size_t>cnp.PyArray_NBYTES(v), <int>i
+        total += nb[m]
+        m += 1
+    if total >= RNF_SAME_BYTES_SPLIT:
+        nth = threads()
+    with nogil:
+        d = rnf_differing_bytes(m, pa, pb, nb, nth)
+    for k in range(m):
+        if d >> k & 1:
+            mask |= (<uint64_t>1) << idx[k]
+    return mask

@@ -5,24 +5,32 @@ they change."""
 from __future__ import annotations
 
 import numbers
-from typing import Any, Dict, Iterable, Optional, Tuple
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
 import numpy as np
 
 from . import _checks, _kernels, _threads
 
 
-def snapshot_of(live: np.ndarray, snap: Optional[np.ndarray]) -> np.ndarray:
-    """snap if it still holds live's bytes, else a new read-only copy of live.
-    What a caller prepared from snap (packed panels) stays valid while the
-    same snap comes back, however live is changed, in place included."""
-    if snap is not None and snap.dtype == live.dtype and snap.shape == live.shape \
-            and _kernels.same_bytes(snap, live, _threads.for_call()
-                                    if live.nbytes >= _kernels.SAME_BYTES_SPLIT else 1):
-        return snap
-    snap = live.copy()
-    snap.flags.writeable = False
-    return snap
+def snapshots_of(lives: Sequence[np.ndarray],
+                 snaps: Sequence[Optional[np.ndarray]]) -> List[np.ndarray]:
+    """snaps[i] where it still holds lives[i]'s bytes, else a new read-only
+    copy of lives[i]. What a caller prepared from a snapshot (packed panels)
+    stays valid while the same snapshot comes back, however the live array
+    is changed, in place included. All pairs are compared in one C call."""
+    out = list(snaps)
+    for k in range(0, len(out), _kernels.STALE_MAX):
+        part = lives[k:k + _kernels.STALE_MAX]
+        stale = _kernels.stale(out[k:k + len(part)], part, _threads.for_call)
+        i = k
+        while stale:
+            if stale & 1:
+                snap = lives[i].copy()
+                snap.flags.writeable = False
+                out[i] = snap
+            stale >>= 1
+            i += 1
+    return out
 
 
 def positive_int(v: Any, name: str, minimum: int = 1) -> int:
@@ -46,6 +54,8 @@ def layer_dtype(dtype: Any) -> np.dtype:
 def as_float(a: Any, name: str, dtype: np.dtype) -> np.ndarray:
     """a as a C-contiguous array of dtype; any float input is cast, anything
     else is a TypeError naming the argument."""
+    if type(a) is np.ndarray and a.dtype == dtype and a.flags.c_contiguous and a.flags.aligned:
+        return a  # the usual case, without the tests below
     arr = a.detach() if hasattr(a, "detach") else a  # torch tensors and parameters
     arr = _checks.as_array(arr, name)
     if arr.dtype.kind != "f":
@@ -168,14 +178,16 @@ class Module:
         return arr
 
     # -- prepared weights ---------------------------------------------------
-    def _snapshot(self, name: str) -> np.ndarray:
-        """A read-only copy of parameter name as it is now. The copy is kept
-        while the parameter's bytes stay the same, so however a parameter is
-        changed (assigned, loaded, or modified in place) the next call sees
-        it, and tapes of earlier calls keep the weights they ran with."""
-        snap = snapshot_of(self._params[name], self._snap.get(name))
-        self._snap[name] = snap
-        return snap
+    def _snapshots(self, names: Sequence[str]) -> List[np.ndarray]:
+        """Read-only copies of the named parameters as they are now. A copy
+        is kept while its parameter's bytes stay the same, so however a
+        parameter is changed (assigned, loaded, or modified in place) the
+        next call sees it, and tapes of earlier calls keep the weights they
+        ran with."""
+        snaps = snapshots_of([self._params[n] for n in names],
+                             [self._snap.get(n) for n in names])
+        self._snap.update(zip(names, snaps))
+        return snaps
 
     def _packed(self, key: Any, cell: str, w_ih: np.ndarray, w_hh: np.ndarray) -> np.ndarray:
         """The kernels' packed panels of two snapshots, made once and kept

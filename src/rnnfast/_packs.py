@@ -23,7 +23,7 @@ from typing import Dict, List, Optional, Tuple
 import numpy as np
 
 from . import _checks, _kernels, _threads
-from ._module import snapshot_of
+from ._module import snapshots_of
 
 _PACK_ENTRIES = 4                # weight pairs kept packed at once
 _PACK_MAX_BYTES = 256 << 20      # copies and panels kept, all entries together
@@ -72,7 +72,7 @@ def prepared(call: _checks.Call) -> Tuple[Optional[np.ndarray], np.ndarray, np.n
     except (TypeError, ValueError):
         ref_ih = ref_hh = lambda: None
         kept_ih = kept_hh = None
-    snap_ih, snap_hh = snapshot_of(w_ih, kept_ih), snapshot_of(w_hh, kept_hh)
+    snap_ih, snap_hh = snapshots_of([w_ih, w_hh], [kept_ih, kept_hh])
     if ref_ih() is w_ih and ref_hh() is w_hh and snap_ih is kept_ih and snap_hh is kept_hh:
         return panels, snap_ih, snap_hh
     panels = _kernels.pack(call.cell, snap_ih, snap_hh, training=training,

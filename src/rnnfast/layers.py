@@ -24,6 +24,8 @@ from ._module import Module, as_float, checked, positive_int
 
 __all__ = ["LSTM", "GRU", "RNN", "JordanRNN"]
 
+_NAMES: dict = {}  # (layer, direction, bias, peephole) -> the parameters' names, made once
+
 
 class _Recurrent(Module):
     _cell = ""
@@ -66,6 +68,23 @@ class _Recurrent(Module):
     @staticmethod
     def _suffix(l: int, d: int) -> str:
         return f"_l{l}" + ("_reverse" if d == 1 else "")
+
+    def _weights(self, l: int, d: int) -> list:
+        """Snapshots of layer l, direction d's w_ih, w_hh, b_ih, b_hh and
+        peephole (None for those the layer has not), compared in one call."""
+        key = (l, d, self.bias, self.peephole)
+        names = _NAMES.get(key)
+        if names is None:
+            sfx = self._suffix(l, d)
+            names = _NAMES[key] = [f"weight_ih{sfx}", f"weight_hh{sfx}"] + \
+                ([f"bias_ih{sfx}", f"bias_hh{sfx}"] if self.bias else []) + \
+                ([f"peephole{sfx}"] if self.peephole else [])
+        snaps = self._snapshots(names)
+        if not self.bias:
+            snaps[2:2] = [None, None]
+        if not self.peephole:
+            snaps.append(None)
+        return snaps
 
     def __repr__(self) -> str:
         parts = [str(self.input_size), str(self.hidden_size)]
@@ -113,33 +132,34 @@ class _Recurrent(Module):
         lens = _checks.lengths(seq_lengths, T, B)
         self._state = None  # the last call's tapes: free for reuse (rnnfast._tapes)
         H, D, lstm = self.hidden_size, self.num_directions, self._cell == "lstm"
-        h_n = np.empty((self.num_layers * D, B, H), dtype=self.dtype)
-        c_n = np.empty_like(h_n) if lstm else None
+        one = self.num_layers * D == 1  # h_n and c_n: views of the kernel's own
+        h_n = None if one else np.empty((self.num_layers * D, B, H), dtype=self.dtype)
+        c_n = np.empty_like(h_n) if lstm and not one else None
         train, opts = self.training, self._options()
         tapes, masks, inp = [], [], x
         for l in range(self.num_layers):
             calls = []
             for d in range(D):
-                k, sfx = l * D + d, self._suffix(l, d)
-                snap = self._snapshot
+                k = l * D + d
+                w_ih, w_hh, b_ih, b_hh, peep = self._weights(l, d)
                 call = _checks.Call(
                     cell=self._cell, dtype=self.dtype, T=T, B=B, I=inp.shape[2], H=H, x=inp,
-                    w_ih=snap(f"weight_ih{sfx}"), w_hh=snap(f"weight_hh{sfx}"),
-                    b_ih=snap(f"bias_ih{sfx}") if self.bias else None,
-                    b_hh=snap(f"bias_hh{sfx}") if self.bias else None,
+                    w_ih=w_ih, w_hh=w_hh, b_ih=b_ih, b_hh=b_hh,
                     h0=None if h0 is None else h0[k], c0=None if c0 is None else c0[k],
-                    peephole=snap(f"peephole{sfx}") if self.peephole else None,
-                    seq_lengths=lens, reverse=d == 1, keep_tape=train, **opts)
+                    peephole=peep, seq_lengths=lens, reverse=d == 1, keep_tape=train, **opts)
                 packed = self._packed((l, d), self._cell, call.w_ih, call.w_hh)
                 # Layer 0's x belongs to the caller: the tape copies it. Later
                 # inputs are this call's own outputs, zero at padded steps.
                 calls.append(lambda n, c=call, pk=packed, cx=l == 0: functional._forward(
                     c, copy_x=cx, copy_w=False, packed=pk, nthreads=n))
             outs = _directions(calls, B)
-            for d, out in enumerate(outs):
-                h_n[l * D + d] = out.h_n
-                if lstm:
-                    c_n[l * D + d] = out.c_n
+            if one:
+                h_n, c_n = outs[0].h_n[None], outs[0].c_n[None] if lstm else None
+            else:
+                for d, out in enumerate(outs):
+                    h_n[l * D + d] = out.h_n
+                    if lstm:
+                        c_n[l * D + d] = out.c_n
             y = outs[0].y if D == 1 else np.concatenate([o.y for o in outs], axis=2)
             mask = None
             if l < self.num_layers - 1 and train and self.dropout > 0:
@@ -379,12 +399,12 @@ class JordanRNN(Module):
         T, B, _ = x.shape
         y0 = None if y0 is None else checked(y0, "y0", self.dtype, (B, self.output_size),
                                              "(B, O)")
-        snap = self._snapshot
+        w_ih, w_yh, w_ho, *b = self._snapshots(
+            ["weight_ih", "weight_yh", "weight_ho"] + (["bias_h", "bias_o"] if self.bias else []))
         c = _checks.JordanCall(
             dtype=self.dtype, T=T, B=B, I=self.input_size, H=self.hidden_size,
-            O=self.output_size, x=x, w_ih=snap("weight_ih"), w_yh=snap("weight_yh"),
-            w_ho=snap("weight_ho"), b_h=snap("bias_h") if self.bias else None,
-            b_o=snap("bias_o") if self.bias else None, y0=y0,
+            O=self.output_size, x=x, w_ih=w_ih, w_yh=w_yh, w_ho=w_ho,
+            b_h=b[0] if b else None, b_o=b[1] if b else None, y0=y0,
             seq_lengths=_checks.lengths(seq_lengths, T, B), act_h=self.hidden_activation,
             act_o=self.output_activation, keep_tape=self.training)
         out = functional._jordan_forward(c, copy_x=True, copy_w=False)
