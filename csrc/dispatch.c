@@ -115,7 +115,7 @@ const char *rnf_build_flags(void) { return RNF_BUILD_FLAGS; }
  * about half. Below RNF_SAME_BYTES_SPLIT bytes a team costs more than it
  * saves. All of a call's pairs go to one team, their bytes laid end to end
  * and split in contiguous parts: a team per pair cost a start each (GRU,
- * H = 128, four parameters: 5.0 us, one team 3.7 us). */
+ * H = 128, four parameters, medians of 5000: 5.0 us, in one team 4.5 us). */
 uint64_t rnf_differing_bytes(int count, const void *const *a, const void *const *b,
                              const size_t *n, int nthreads)
 {
