@@ -127,3 +127,37 @@ def test_held_gradients_survive_later_backward_calls():
             assert not np.shares_memory(g[k], g1[k])
             np.testing.assert_array_equal(g[k], kept[k])
             np.testing.assert_array_equal(g1[k], kept[k])
+
+
+def test_tape_copy_of_x_is_recycled_only_once_its_tape_is_dropped():
+    """A training call copies x into its tape from the tape pool (a fresh
+    copy faulted in every page): a held tape keeps its copy through later
+    calls with other inputs, padded steps are zero in it, the caller's x is
+    neither shared nor changed, and a dropped tape's copy is used again."""
+    rng = np.random.default_rng(5)
+    T, B, I, H = 64, 8, 64, 8  # x: 256 KB of doubles, above OUT_MIN
+    x = rng.standard_normal((T, B, I))
+    x0 = x.copy()
+    lens = np.array([T, 3, T, 0, 5, T, T, 1])
+    w_ih, w_hh = rng.standard_normal((4 * H, I)) / 8, rng.standard_normal((4 * H, H)) / 8
+    dy = rng.standard_normal((T, B, H))
+    out1 = rnnfast.lstm(x, w_ih, w_hh, seq_lengths=lens, keep_tape=True)
+    tx = out1._tape.call.x
+    assert tx.nbytes >= _tapes.OUT_MIN and not tx.flags.owndata
+    assert not np.shares_memory(tx, x)
+    np.testing.assert_array_equal(x, x0)
+    padded = np.arange(T)[:, None] >= lens[None, :]
+    np.testing.assert_array_equal(tx, np.where(padded[:, :, None], 0, x))
+    g1 = rnnfast.lstm_backward(out1, dy).as_dict()
+    at = _addr(tx)
+    out2 = rnnfast.lstm(-x, w_ih, w_hh, seq_lengths=lens, keep_tape=True)
+    assert not np.shares_memory(out2._tape.call.x, tx)
+    g2 = rnnfast.lstm_backward(out1, dy).as_dict()  # out1's tape, after out2's call
+    for k in g1:
+        np.testing.assert_array_equal(g1[k], g2[k])
+    del out1, tx
+    out3 = rnnfast.lstm(x, w_ih, w_hh, seq_lengths=lens, keep_tape=True)
+    assert _addr(out3._tape.call.x) == at  # the dropped tape's copy came back
+    g3 = rnnfast.lstm_backward(out3, dy).as_dict()
+    for k in g1:
+        np.testing.assert_array_equal(g1[k], g3[k])

@@ -11,7 +11,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from . import _checks, _kernels, _packs, _threads
+from . import _checks, _kernels, _packs, _tapes, _threads
 from ._types import Gradients, JordanGradients, SequenceOutput
 
 __all__ = ["lstm", "gru", "rnn", "lstm_backward", "gru_backward", "rnn_backward", "jordan",
@@ -30,8 +30,9 @@ class _Tape:
 
     def __init__(self, call, raw: np.ndarray, copy_x: bool = True,
                  copy_w: bool = True, packed: Optional[np.ndarray] = None):
-        if copy_x:
-            x = call.x.copy()
+        if copy_x:  # a recycled buffer: a fresh one faulted in every page (_tapes)
+            x = _tapes.array(call.x.shape, call.x.dtype, "tape")
+            np.copyto(x, call.x)
             if call.seq_lengths is not None:
                 x[np.arange(call.T)[:, None] >= call.seq_lengths[None, :]] = 0
             call.x = x
