@@ -11,12 +11,12 @@ held by an output or a layer is never reused.
 
 The large arrays a training call returns (the forward's y; the backward's dx
 and weight gradients, which a layer adds to its own and drops) come from a
-second pool, "out", the same way; a training call's copy of its input x,
-which its tape keeps, comes from the tape pool (made fresh, a copy of x at
-T50 B256 H1024 cost 537 page faults a call). Made fresh, they were a fault per page on
+second pool, "out", the same way. Made fresh, they were a fault per page on
 every call once the C library handed their memory back to the OS between
 calls (LSTM T100 B16 H256 training, 2 threads: 1,700 page faults and about a
-tenth of the time). Inference outputs stay plain arrays, so that an inference
+tenth of the time). A training call's copy of its input x, which its tape
+keeps, comes from the tape pool (made fresh, it cost 537 page faults a call
+at T50 B256 H1024). Inference outputs stay plain arrays, so that an inference
 call keeps nothing whose size grows with T.
 """
 from __future__ import annotations
