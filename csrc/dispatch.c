@@ -120,7 +120,7 @@ uint64_t rnf_differing_bytes(int count, const void *const *a, const void *const 
                              const size_t *n, int nthreads)
 {
     if (count <= 0) return 0;
-    if (count > RNF_DIFFERING_MAX) count = RNF_DIFFERING_MAX;
+    if (count > RNF_DIFFERING_MAX) return ~(uint64_t)0; /* never "equal" unread */
     size_t total = 0;
     for (int i = 0; i < count; ++i) total += n[i];
 #ifdef _OPENMP

@@ -290,14 +290,14 @@ def test_layer_snapshots_are_kept_until_their_parameter_changes():
 
 @pytest.mark.parametrize("nthreads", [1, 2, 3])
 @pytest.mark.parametrize("n", [1000, _kernels.SAME_BYTES_SPLIT + 3, 1 << 20])
-def test_same_bytes_finds_a_difference_anywhere(n, nthreads):
+def test_stale_finds_a_difference_anywhere_in_one_array(n, nthreads):
     a = np.random.default_rng(n).integers(0, 256, n, dtype=np.uint8)
-    assert _kernels.same_bytes(a, a.copy(), nthreads)
+    assert _kernels.stale([a.copy()], [a], lambda: nthreads) == 0
     for at in (0, n // 3, n // 2, n - 1):
         b = a.copy()
         b[at] ^= 1
-        assert not _kernels.same_bytes(a, b, nthreads)
-    assert not _kernels.same_bytes(a, a[:-1].copy(), nthreads)
+        assert _kernels.stale([b], [a], lambda: nthreads) == 1
+    assert _kernels.stale([a[:-1].copy()], [a], lambda: nthreads) == 1
 
 
 def test_backward_uses_the_weights_of_its_forward():

@@ -197,9 +197,9 @@ const char *rnf_build_flags(void);    /* C flags the library was compiled with *
  * bytes on, compared in parts on up to nthreads threads. */
 #define RNF_SAME_BYTES_SPLIT (128 * 1024)
 int rnf_same_bytes(const void *a, const void *b, size_t n, int nthreads);
-/* Of count pairs (at most RNF_DIFFERING_MAX), bit i set where the n[i] bytes
- * at a[i] and b[i] differ; all pairs in one team of up to nthreads threads
- * (from RNF_SAME_BYTES_SPLIT bytes in all). */
+/* Of count pairs (at most RNF_DIFFERING_MAX; more: every bit set, nothing
+ * read), bit i set where the n[i] bytes at a[i] and b[i] differ; all pairs in
+ * one team of up to nthreads threads (from RNF_SAME_BYTES_SPLIT bytes in all). */
 #define RNF_DIFFERING_MAX 64
 uint64_t rnf_differing_bytes(int count, const void *const *a, const void *const *b,
                              const size_t *n, int nthreads);

@@ -125,6 +125,5 @@ cdef extern from "rnnfast.h" nogil:
     int rnf_openmp_enabled()
     int rnf_max_threads()
     const char *rnf_build_flags()
-    int rnf_same_bytes(const void *a, const void *b, size_t n, int nthreads)
     uint64_t rnf_differing_bytes(int count, const void *const *a, const void *const *b,
                                  const size_t *n, int nthreads)

@@ -23,7 +23,7 @@ cnp.import_array()
 CELL_CODES = {"lstm": 0, "gru": 1, "rnn": 2}
 GATES = {"lstm": 4, "gru": 3, "rnn": 1}
 MAX_THREADS = RNF_MAX_THREADS
-SAME_BYTES_SPLIT = RNF_SAME_BYTES_SPLIT  # bytes from which same_bytes uses nthreads
+SAME_BYTES_SPLIT = RNF_SAME_BYTES_SPLIT  # bytes from which stale() asks for threads
 STALE_MAX = RNF_DIFFERING_MAX  # pairs one stale() call takes
 ACT_CODES = {"sigmoid": 0, "hard_sigmoid": 1, "tanh": 2, "relu": 3, "identity": 4}
 
@@ -441,25 +441,6 @@ def max_threads():
 
 def build_flags():
     return rnf_build_flags().decode()
-
-
-def same_bytes(cnp.ndarray a, cnp.ndarray b, int nthreads=1):
-    """True if two C-contiguous arrays hold the same bytes (memcmp, no GIL,
-    large arrays split between up to nthreads threads).
-
-    Layers compare each live parameter with the snapshot they prepared from
-    it; this is what lets them notice in-place changes."""
-    if not (cnp.PyArray_IS_C_CONTIGUOUS(a) and cnp.PyArray_IS_C_CONTIGUOUS(b)):
-        raise ValueError("same_bytes: expected C-contiguous arrays")
-    cdef size_t n = <size_t>cnp.PyArray_NBYTES(a)
-    if <size_t>cnp.PyArray_NBYTES(b) != n:
-        return False
-    cdef const void *pa = cnp.PyArray_DATA(a)
-    cdef const void *pb = cnp.PyArray_DATA(b)
-    cdef int r
-    with nogil:
-        r = rnf_same_bytes(pa, pb, n, nthreads)
-    return r != 0
 
 
 def stale(snaps, lives, threads):

@@ -54,8 +54,8 @@ def layer_dtype(dtype: Any) -> np.dtype:
 def as_float(a: Any, name: str, dtype: np.dtype) -> np.ndarray:
     """a as a C-contiguous array of dtype; any float input is cast, anything
     else is a TypeError naming the argument."""
-    if type(a) is np.ndarray and a.dtype == dtype and a.flags.c_contiguous and a.flags.aligned:
-        return a  # the usual case, without the tests below
+    if type(a) is np.ndarray and a.dtype == dtype:
+        return _checks.c_array(a, dtype)  # the usual case, past the tests below
     arr = a.detach() if hasattr(a, "detach") else a  # torch tensors and parameters
     arr = _checks.as_array(arr, name)
     if arr.dtype.kind != "f":
