@@ -17,9 +17,9 @@
 #ifndef RNF_INV_FACT
 #define RNF_INV_FACT
 /* 1 / k!, the Taylor coefficients of e^r. */
-static const double rnf_inv_fact[13] = {
+static const double rnf_inv_fact[14] = {
     1.0, 1.0, 1.0 / 2, 1.0 / 6, 1.0 / 24, 1.0 / 120, 1.0 / 720, 1.0 / 5040, 1.0 / 40320,
-    1.0 / 362880, 1.0 / 3628800, 1.0 / 39916800, 1.0 / 479001600};
+    1.0 / 362880, 1.0 / 3628800, 1.0 / 39916800, 1.0 / 479001600, 1.0 / 6227020800.0};
 #endif
 
 #if RNF_REAL_IS_DOUBLE
@@ -32,9 +32,9 @@ typedef int64_t PW(sbits_t);
 #define PW_LN2HI 6.93147180369123816490e-01
 #define PW_LN2LO 1.90821492927058770002e-10
 #define PW_EXP_DEG 12
-/* odd terms through x^11: the next, 0.0036 x^13, is below 2e-17 of tanh at
- * 1/16 (through x^9 the omitted x^11 term left 72 ulp there) */
-#define PW_TANH_DEG 6
+/* e^r - 1 = r (1 + r/2 + ... + r^12/13!): the next term is 0.06 ulp of it
+ * at |r| = ln2/2 (through r^12, the omitted r^13/13! was 2.3 ulp there) */
+#define PW_EXPM1_DEG 13
 #else
 typedef uint32_t PW(bits_t);
 typedef int32_t PW(sbits_t);
@@ -45,7 +45,7 @@ typedef int32_t PW(sbits_t);
 #define PW_LN2HI 0.693145751953125f
 #define PW_LN2LO 1.428606765330187e-06f
 #define PW_EXP_DEG 7
-#define PW_TANH_DEG 3 /* odd terms through x^5 */
+#define PW_EXPM1_DEG 7 /* r^8/8! is 0.13 ulp of e^r - 1 at |r| = ln2/2 */
 #endif
 
 static inline REAL PW(from_bits)(PW(bits_t) b)
@@ -90,29 +90,51 @@ static inline REAL PW(sigmoid_e)(REAL x, REAL e)
 
 static inline REAL PW(vsigmoid)(REAL x) { return PW(sigmoid_e)(x, PW(vexp)(x < 0 ? x : -x)); }
 
-/* tanh from e = e^{-2|x|}: odd Taylor series below 1/16, else (1 - e) / (1 + e). */
-static inline REAL PW(tanh_e)(REAL x, REAL e)
+/* e^x - 1 for x <= 0 (every caller passes -2|z|), to about 1 ulp with no
+ * cancellation near 0: x = n ln2 + r as in vexp, q = e^r - 1 by its Taylor
+ * series (q = r exactly to first order), and e^x - 1 = 2^n q + (2^n - 1) in
+ * one rounding (2^n - 1 is exact, or rounds to -1 where 2^n is below half an
+ * ulp of 1). With e, also e^x itself: (1 + q) 2^n. */
+static inline REAL PW(vexpm1)(REAL x, REAL *e)
 {
-    static const REAL c[5] = {(REAL)(-1.0 / 3), (REAL)(2.0 / 15), (REAL)(-17.0 / 315),
-                              (REAL)(62.0 / 2835), (REAL)(-1382.0 / 155925)};
-    const REAL ax = x < 0 ? -x : x;
-    const REAL x2 = x * x;
-    REAL s = c[PW_TANH_DEG - 2];
-    for (int k = PW_TANH_DEG - 3; k >= 0; --k) s = c[k] + x2 * s;
-    const REAL small = x + x * (x2 * s);
-    const REAL big = ((REAL)1 - e) / ((REAL)1 + e);
-    return ax < (REAL)0.0625 ? small : (x < 0 ? -big : big);
+    x = x < PW_XLO ? PW_XLO : x;
+    const REAL t = x * (REAL)1.44269504088896340736 + PW_MAGIC;
+    const REAL n = t - PW_MAGIC;
+    const REAL r = (x - n * PW_LN2HI) - n * PW_LN2LO;
+    REAL p = (REAL)rnf_inv_fact[PW_EXPM1_DEG];
+    for (int k = PW_EXPM1_DEG - 1; k >= 1; --k) p = (REAL)rnf_inv_fact[k] + r * p;
+    const REAL q = p * r;
+    const PW(bits_t) ni = PW(to_bits)(t) - PW(to_bits)(PW_MAGIC);
+    const PW(bits_t) n1 = (PW(bits_t))((PW(sbits_t))ni >> 1);
+    const PW(bits_t) n2 = ni - n1;
+    const REAL s1 = PW(from_bits)((n1 + PW_BIAS) << PW_MANT);
+    const REAL s2 = PW(from_bits)((n2 + PW_BIAS) << PW_MANT);
+    const REAL s = s1 * s2;
+    if (e) *e = ((REAL)1 + q) * s1 * s2;
+    return s * q + (s - (REAL)1); /* s q is exact */
 }
 
-static inline REAL PW(vtanh)(REAL x) { return PW(tanh_e)(x, PW(vexp)((REAL)-2 * (x < 0 ? -x : x))); }
+/* tanh from m = e^{-2|x|} - 1: |m| / (2 + m) with x's sign. Near 0, m is
+ * -2|x| to full relative precision, so no series is needed there. */
+static inline REAL PW(tanh_m)(REAL x, REAL m)
+{
+    const PW(bits_t) sign = (PW(bits_t))1 << (sizeof(REAL) * 8 - 1);
+    const REAL a = (m < 0 ? -m : m) / ((REAL)2 + m);
+    return PW(from_bits)(PW(to_bits)(a) | (PW(to_bits)(x) & sign));
+}
 
-/* 1 - tanh(x) from e = e^{-2|x|}: 2e/(1+e) for x >= 0, 2/(1+e) below, with
- * no cancellation; 1 - the series below 1/16, where tanh is far from 1. */
+static inline REAL PW(vtanh)(REAL x)
+{
+    return PW(tanh_m)(x, PW(vexpm1)((REAL)-2 * (x < 0 ? -x : x), NULL));
+}
+
+/* 1 - tanh(x) from e = e^{-2|x|} and m = e - 1: 2e/(2 + m) for x >= 0,
+ * 2/(2 + m) below, with no cancellation either side. */
 static inline REAL PW(vtanh_comp)(REAL x)
 {
-    const REAL ax = x < 0 ? -x : x, e = PW(vexp)((REAL)-2 * ax);
-    if (ax < (REAL)0.0625) return (REAL)1 - PW(tanh_e)(x, e);
-    return (x >= 0 ? (REAL)2 * e : (REAL)2) / ((REAL)1 + e);
+    REAL e;
+    const REAL m = PW(vexpm1)((REAL)-2 * (x < 0 ? -x : x), &e);
+    return (x >= 0 ? (REAL)2 * e : (REAL)2) / ((REAL)2 + m);
 }
 
 static inline REAL PW(clamp)(REAL z, REAL clip)
@@ -179,6 +201,7 @@ PW_X2(x_div, VP(div)(a.v[u], b.v[u]))
 PW_X2(x_min, VP(min)(a.v[u], b.v[u]))
 PW_X2(x_max, VP(max)(a.v[u], b.v[u]))
 PW_X2(x_or, VP(or)(a.v[u], b.v[u]))
+PW_X2(x_and, VP(and)(a.v[u], b.v[u]))
 PW_X2(x_andnot, VP(andnot)(a.v[u], b.v[u]))
 PW_X3(x_fmadd, VFMA(a.v[u], b.v[u], c.v[u]))
 PW_X3(x_fnmadd, VP(fnmadd)(a.v[u], b.v[u], c.v[u]))
@@ -345,6 +368,28 @@ static inline VEC PW(exp_v)(VEC x)
 #endif
 }
 
+/* e^x - 1 for x <= 0, as vexpm1 (with fused multiply-adds); with e, also
+ * e^x as (1 + q) 2^n. */
+static inline __attribute__((always_inline)) VEC PW(expm1_v)(VEC x, VEC *e)
+{
+    x = VMAX(VS(PW_XLO), x);
+    const VEC n = VSUB(VFMA(x, VS(1.44269504088896340736), VS(PW_MAGIC)), VS(PW_MAGIC));
+    const VEC r = VFNMA(n, VS(PW_LN2LO), VFNMA(n, VS(PW_LN2HI), x));
+    VEC p = VS(rnf_inv_fact[PW_EXPM1_DEG]);
+    for (int k = PW_EXPM1_DEG - 1; k >= 1; --k) p = VFMA(p, r, VS(rnf_inv_fact[k]));
+    const VEC q = VMUL(p, r);
+#ifdef VSCALEF
+    const VEC s = VSCALEF(VS(1), n);
+    if (e) *e = VSCALEF(VADD(VS(1), q), n);
+#else
+    const VEC n1 = VFLOOR(VMUL(n, VS(0.5)));
+    const VEC s1 = PW(pow2_v)(n1), s2 = PW(pow2_v)(VSUB(n, n1));
+    const VEC s = VMUL(s1, s2);
+    if (e) *e = VMUL(VMUL(VADD(VS(1), q), s1), s2);
+#endif
+    return VFMA(s, q, VSUB(s, VS(1))); /* s q is exact: one rounding */
+}
+
 /* 1 / d for d in [1, 2] (1 + e, e in [0, 1]): where the ISA has a 14-bit
  * reciprocal estimate (AVX-512), one Newton step r + r (1 - d r) brings it
  * to within an ulp of the quotient at a third of a division's cost;
@@ -366,18 +411,10 @@ static inline VEC PW(sigmoid_ev)(VEC x, VEC e, VEC inv)
     return VSEL(VGE(x, VZERO()), inv, VMUL(e, inv));
 }
 
-static inline VEC PW(tanh_ev)(VEC x, VEC e, VEC inv)
+/* tanh from m = e^{-2|x|} - 1 and inv = 1 / (2 + m), as tanh_m */
+static inline VEC PW(tanh_mv)(VEC x, VEC m, VEC inv)
 {
-    static const double c[5] = {-1.0 / 3, 2.0 / 15, -17.0 / 315, 62.0 / 2835,
-                                -1382.0 / 155925};
-    const VEC x2 = VMUL(x, x);
-    VEC s = VS(c[PW_TANH_DEG - 2]);
-    for (int k = PW_TANH_DEG - 3; k >= 0; --k) s = VFMA(s, x2, VS(c[k]));
-    const VEC small = VFMA(x, VMUL(x2, s), x);
-    const VEC big = VMUL(VSUB(VS(1), e), inv);
-    const VEC ax = VP(andnot)(VS(-0.0), x);
-    return VSEL(VLT(ax, VS(0.0625)), small,
-                VSEL(VLT(x, VZERO()), VSUB(VZERO(), big), big));
+    return VP(or)(VMUL(VP(andnot)(VS(-0.0), m), inv), VP(and)(x, VS(-0.0)));
 }
 
 static inline VEC PW(hard_sigmoid_v)(VEC z)
@@ -409,9 +446,12 @@ static inline __attribute__((always_inline)) void PW(act_grad_v)(int kind, VEC z
         break;
     }
     case RNF_ACT_TANH: {
-        const VEC e = PW(exp_v)(VMUL(VS(2), PW(neg_abs_v)(z)));
-        const VEC inv = PW(recip_v)(VADD(VS(1), e));
-        *y = PW(tanh_ev)(z, e, inv);
+        /* tanh' = 4e/(2 + m)^2 from e itself (not 1 + m, which cancels
+         * where e is small); the compiler drops e where d is unused */
+        VEC e;
+        const VEC m = PW(expm1_v)(VMUL(VS(2), PW(neg_abs_v)(z)), &e);
+        const VEC inv = PW(recip_v)(VADD(VS(2), m));
+        *y = PW(tanh_mv)(z, m, inv);
         *d = VMUL(VMUL(VMUL(VS(4), e), inv), inv);
         break;
     }
@@ -500,12 +540,11 @@ static inline __attribute__((always_inline)) void PW(gate_pair_v)(REAL clip, int
         *yc = PW(hard_sigmoid_v)(VSUB(VZERO(), z));
         break;
     case RNF_ACT_TANH: {
-        const VEC e = PW(exp_v)(VMUL(VS(2), PW(neg_abs_v)(z)));
-        const VEC inv = PW(recip_v)(VADD(VS(1), e));
-        const VEC big = VMUL(VSEL(VGE(z, VZERO()), VMUL(VS(2), e), VS(2)), inv);
-        const VEC ax = VP(andnot)(VS(-0.0), z);
-        *y = PW(tanh_ev)(z, e, inv);
-        *yc = VSEL(VLT(ax, VS(0.0625)), VSUB(VS(1), *y), big);
+        VEC e;
+        const VEC m = PW(expm1_v)(VMUL(VS(2), PW(neg_abs_v)(z)), &e);
+        const VEC inv = PW(recip_v)(VADD(VS(2), m));
+        *y = PW(tanh_mv)(z, m, inv);
+        *yc = VMUL(VSEL(VGE(z, VZERO()), VMUL(VS(2), e), VS(2)), inv);
         break;
     }
     default:
@@ -604,7 +643,7 @@ static void PW(gate_comp_pass)(CP cp, int kind, const REAL *z, REAL *out, int64_
 
 /* y = act(clamp(z)) and d = dy/dz, 0 where clip clamps (clip = 0: no clip).
  * Derivatives come from e, not from y: sigmoid' = e/(1+e)^2 and
- * tanh' = 4e/(1+e)^2 keep full relative precision where the gate saturates,
+ * tanh' = 4e/(1+e)^2 (1 + e taken as 2 + m) keep full relative precision where the gate saturates,
  * which 1 - y^2 and y(1 - y) do not. y has the same bits as act_pass's. */
 static void PW(gate_grad_pass)(REAL clip, int kind, const REAL *z, REAL *y, REAL *d, int64_t n)
 {
@@ -628,8 +667,10 @@ static void PW(gate_grad_pass)(REAL clip, int kind, const REAL *z, REAL *y, REAL
     case RNF_ACT_TANH:
         for (int64_t j = 0; j < n; ++j) {
             const REAL zc = clip > 0 ? PW(clamp)(z[j], clip) : z[j];
-            const REAL e = PW(vexp)((REAL)-2 * (zc < 0 ? -zc : zc)), inv = (REAL)1 / ((REAL)1 + e);
-            y[j] = PW(tanh_e)(zc, e);
+            REAL e;
+            const REAL m = PW(vexpm1)((REAL)-2 * (zc < 0 ? -zc : zc), &e);
+            const REAL inv = (REAL)1 / ((REAL)2 + m);
+            y[j] = PW(tanh_m)(zc, m);
             d[j] = (REAL)4 * e * inv * inv;
         }
         break;
@@ -1128,6 +1169,6 @@ static void PW(rnn_bwd)(CP cp, int64_t j0, int64_t j1, const REAL *zt, const REA
 #undef PW_LN2HI
 #undef PW_LN2LO
 #undef PW_EXP_DEG
-#undef PW_TANH_DEG
+#undef PW_EXPM1_DEG
 #undef CP
 #undef PW
