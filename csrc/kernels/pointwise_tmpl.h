@@ -62,23 +62,42 @@ static inline PW(bits_t) PW(to_bits)(REAL r)
     return b;
 }
 
-/* e^x for x <= 0 (every caller passes -|z| or -2|z|), to about 1 ulp:
- * x = n ln2 + r, |r| <= ln2/2, e^r by Taylor, 2^n in two factors so that the
- * result underflows gradually and NaN stays NaN. */
-static inline REAL PW(vexp)(REAL x)
+/* x = n ln2 + r, |r| <= ln2/2, for x <= 0 (clamped at PW_XLO, below which
+ * e^x is 0 in REAL): returns r, and in t a value whose low bits hold n. */
+static inline REAL PW(reduce)(REAL x, REAL *t)
 {
     x = x < PW_XLO ? PW_XLO : x;
-    const REAL t = x * (REAL)1.44269504088896340736 + PW_MAGIC;
-    const REAL n = t - PW_MAGIC;
-    const REAL r = (x - n * PW_LN2HI) - n * PW_LN2LO;
-    REAL p = (REAL)rnf_inv_fact[PW_EXP_DEG];
-    for (int k = PW_EXP_DEG - 1; k >= 0; --k) p = (REAL)rnf_inv_fact[k] + r * p;
+    *t = x * (REAL)1.44269504088896340736 + PW_MAGIC;
+    const REAL n = *t - PW_MAGIC;
+    return (x - n * PW_LN2HI) - n * PW_LN2LO;
+}
+
+/* sum of r^(k - k0) / k! for k = k0..deg, by Horner */
+static inline REAL PW(taylor)(REAL r, int k0, int deg)
+{
+    REAL p = (REAL)rnf_inv_fact[deg];
+    for (int k = deg - 1; k >= k0; --k) p = (REAL)rnf_inv_fact[k] + r * p;
+    return p;
+}
+
+/* 2^n (n from reduce's t) as two normal factors s[0] s[1], so that a
+ * product with them underflows gradually */
+static inline void PW(pow2_split)(REAL t, REAL s[2])
+{
     const PW(bits_t) ni = PW(to_bits)(t) - PW(to_bits)(PW_MAGIC); /* n, two's complement */
     const PW(bits_t) n1 = (PW(bits_t))((PW(sbits_t))ni >> 1);
-    const PW(bits_t) n2 = ni - n1;
-    const REAL s1 = PW(from_bits)((n1 + PW_BIAS) << PW_MANT);
-    const REAL s2 = PW(from_bits)((n2 + PW_BIAS) << PW_MANT);
-    return p * s1 * s2;
+    s[0] = PW(from_bits)((n1 + PW_BIAS) << PW_MANT);
+    s[1] = PW(from_bits)((ni - n1 + PW_BIAS) << PW_MANT);
+}
+
+/* e^x for x <= 0 (every caller passes -|z| or -2|z|), to about 1 ulp:
+ * e^r by Taylor, times 2^n in two factors; NaN stays NaN. */
+static inline REAL PW(vexp)(REAL x)
+{
+    REAL t, s[2];
+    const REAL p = PW(taylor)(PW(reduce)(x, &t), 0, PW_EXP_DEG);
+    PW(pow2_split)(t, s);
+    return p * s[0] * s[1];
 }
 
 /* sigmoid from e = e^{-|x|}: 1/(1+e) or e/(1+e), no cancellation either side. */
@@ -97,21 +116,13 @@ static inline REAL PW(vsigmoid)(REAL x) { return PW(sigmoid_e)(x, PW(vexp)(x < 0
  * ulp of 1). With e, also e^x itself: (1 + q) 2^n. */
 static inline REAL PW(vexpm1)(REAL x, REAL *e)
 {
-    x = x < PW_XLO ? PW_XLO : x;
-    const REAL t = x * (REAL)1.44269504088896340736 + PW_MAGIC;
-    const REAL n = t - PW_MAGIC;
-    const REAL r = (x - n * PW_LN2HI) - n * PW_LN2LO;
-    REAL p = (REAL)rnf_inv_fact[PW_EXPM1_DEG];
-    for (int k = PW_EXPM1_DEG - 1; k >= 1; --k) p = (REAL)rnf_inv_fact[k] + r * p;
-    const REAL q = p * r;
-    const PW(bits_t) ni = PW(to_bits)(t) - PW(to_bits)(PW_MAGIC);
-    const PW(bits_t) n1 = (PW(bits_t))((PW(sbits_t))ni >> 1);
-    const PW(bits_t) n2 = ni - n1;
-    const REAL s1 = PW(from_bits)((n1 + PW_BIAS) << PW_MANT);
-    const REAL s2 = PW(from_bits)((n2 + PW_BIAS) << PW_MANT);
-    const REAL s = s1 * s2;
-    if (e) *e = ((REAL)1 + q) * s1 * s2;
-    return s * q + (s - (REAL)1); /* s q is exact */
+    REAL t, s[2];
+    const REAL r = PW(reduce)(x, &t);
+    const REAL q = PW(taylor)(r, 1, PW_EXPM1_DEG) * r;
+    PW(pow2_split)(t, s);
+    const REAL sn = s[0] * s[1];
+    if (e) *e = ((REAL)1 + q) * s[0] * s[1];
+    return sn * q + (sn - (REAL)1); /* sn q is exact */
 }
 
 /* tanh from m = e^{-2|x|} - 1: |m| / (2 + m) with x's sign. Near 0, m is
@@ -334,11 +345,40 @@ static const double rnf_exp2_16th[16] = {
 #endif
 #endif
 
+/* reduce, taylor and pow2_split with the ISA's vectors (reduce_v gives n
+ * itself); the products keep their order, so the bits are the scalar ones
+ * but for the fused multiply-adds. */
+static inline __attribute__((always_inline)) VEC PW(reduce_v)(VEC x, VEC *n)
+{
+    x = VMAX(VS(PW_XLO), x);
+    *n = VSUB(VFMA(x, VS(1.44269504088896340736), VS(PW_MAGIC)), VS(PW_MAGIC));
+    return VFNMA(*n, VS(PW_LN2LO), VFNMA(*n, VS(PW_LN2HI), x));
+}
+
+static inline __attribute__((always_inline)) VEC PW(taylor_v)(VEC r, int k0, int deg)
+{
+    VEC p = VS(rnf_inv_fact[deg]);
+    for (int k = deg - 1; k >= k0; --k) p = VFMA(p, r, VS(rnf_inv_fact[k]));
+    return p;
+}
+
+/* a 2^n: with scalef, in one instruction (the same exact power-of-two
+ * factors and one rounding at the end, so the same bits as the two factors) */
+static inline __attribute__((always_inline)) VEC PW(scale_v)(VEC a, VEC n)
+{
+#ifdef VSCALEF
+    return VSCALEF(a, n);
+#else
+    const VEC n1 = VFLOOR(VMUL(n, VS(0.5))); /* 2^n in two factors, as in vexp */
+    return VMUL(VMUL(a, PW(pow2_v)(n1)), PW(pow2_v)(VSUB(n, n1)));
+#endif
+}
+
 /* e^x for x <= 0, as vexp */
 static inline VEC PW(exp_v)(VEC x)
 {
-    x = VMAX(VS(PW_XLO), x);
 #if defined(VTAB16) && RNF_REAL_IS_DOUBLE
+    x = VMAX(VS(PW_XLO), x);
     /* Where the ISA picks from a 16-entry table in registers, a shorter
      * polynomial: x = (16 m + j) ln2/16 + r, |r| <= ln2/32, and
      * e^x = 2^m 2^(j/16) e^r, with 2^(j/16) = s from the table (indexed by
@@ -348,23 +388,13 @@ static inline VEC PW(exp_v)(VEC x)
     const VEC t = VFMA(x, VS(16 * 1.44269504088896340736), VS(PW_MAGIC));
     const VEC n = VSUB(t, VS(PW_MAGIC));
     const VEC r = VFNMA(n, VS(PW_LN2LO / 16), VFNMA(n, VS(PW_LN2HI / 16), x));
-    VEC q = VS(rnf_inv_fact[7]);
-    for (int k = 6; k >= 1; --k) q = VFMA(q, r, VS(rnf_inv_fact[k]));
+    const VEC q = PW(taylor_v)(r, 1, 7);
     const VEC s = VTAB16(t, rnf_exp2_16th);
     return VSCALEF(VFMA(VMUL(q, r), s, s), VMUL(n, VS(1.0 / 16)));
 #else
-    const VEC n = VSUB(VFMA(x, VS(1.44269504088896340736), VS(PW_MAGIC)), VS(PW_MAGIC));
-    const VEC r = VFNMA(n, VS(PW_LN2LO), VFNMA(n, VS(PW_LN2HI), x));
-    VEC p = VS(rnf_inv_fact[PW_EXP_DEG]);
-    for (int k = PW_EXP_DEG - 1; k >= 0; --k) p = VFMA(p, r, VS(rnf_inv_fact[k]));
-#ifdef VSCALEF
-    /* p 2^n in one instruction: the exact power-of-two factors of the path
-     * below and one rounding at the end, so the same bits */
-    return VSCALEF(p, n);
-#else
-    const VEC n1 = VFLOOR(VMUL(n, VS(0.5))); /* 2^n in two factors, as in vexp */
-    return VMUL(VMUL(p, PW(pow2_v)(n1)), PW(pow2_v)(VSUB(n, n1)));
-#endif
+    VEC n;
+    const VEC r = PW(reduce_v)(x, &n);
+    return PW(scale_v)(PW(taylor_v)(r, 0, PW_EXP_DEG), n);
 #endif
 }
 
@@ -372,21 +402,11 @@ static inline VEC PW(exp_v)(VEC x)
  * e^x as (1 + q) 2^n. */
 static inline __attribute__((always_inline)) VEC PW(expm1_v)(VEC x, VEC *e)
 {
-    x = VMAX(VS(PW_XLO), x);
-    const VEC n = VSUB(VFMA(x, VS(1.44269504088896340736), VS(PW_MAGIC)), VS(PW_MAGIC));
-    const VEC r = VFNMA(n, VS(PW_LN2LO), VFNMA(n, VS(PW_LN2HI), x));
-    VEC p = VS(rnf_inv_fact[PW_EXPM1_DEG]);
-    for (int k = PW_EXPM1_DEG - 1; k >= 1; --k) p = VFMA(p, r, VS(rnf_inv_fact[k]));
-    const VEC q = VMUL(p, r);
-#ifdef VSCALEF
-    const VEC s = VSCALEF(VS(1), n);
-    if (e) *e = VSCALEF(VADD(VS(1), q), n);
-#else
-    const VEC n1 = VFLOOR(VMUL(n, VS(0.5)));
-    const VEC s1 = PW(pow2_v)(n1), s2 = PW(pow2_v)(VSUB(n, n1));
-    const VEC s = VMUL(s1, s2);
-    if (e) *e = VMUL(VMUL(VADD(VS(1), q), s1), s2);
-#endif
+    VEC n;
+    const VEC r = PW(reduce_v)(x, &n);
+    const VEC q = VMUL(PW(taylor_v)(r, 1, PW_EXPM1_DEG), r);
+    const VEC s = PW(scale_v)(VS(1), n);
+    if (e) *e = PW(scale_v)(VADD(VS(1), q), n);
     return VFMA(s, q, VSUB(s, VS(1))); /* s q is exact: one rounding */
 }
 
