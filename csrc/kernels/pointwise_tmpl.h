@@ -346,8 +346,7 @@ static const double rnf_exp2_16th[16] = {
 #endif
 
 /* reduce, taylor and pow2_split with the ISA's vectors (reduce_v gives n
- * itself); the products keep their order, so the bits are the scalar ones
- * but for the fused multiply-adds. */
+ * itself), with fused multiply-adds where the scalar code rounds twice. */
 static inline __attribute__((always_inline)) VEC PW(reduce_v)(VEC x, VEC *n)
 {
     x = VMAX(VS(PW_XLO), x);
@@ -410,7 +409,7 @@ static inline __attribute__((always_inline)) VEC PW(expm1_v)(VEC x, VEC *e)
     return VFMA(s, q, VSUB(s, VS(1))); /* s q is exact: one rounding */
 }
 
-/* 1 / d for d in [1, 2] (1 + e, e in [0, 1]): where the ISA has a 14-bit
+/* 1 / d for d in [1, 2] (1 + e, e in [0, 1], or 2 + m, m in [-1, 0]): where the ISA has a 14-bit
  * reciprocal estimate (AVX-512), one Newton step r + r (1 - d r) brings it
  * to within an ulp of the quotient at a third of a division's cost;
  * otherwise the division. */
