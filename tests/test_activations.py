@@ -62,3 +62,35 @@ def test_activation_within_its_ulp_bound(arch, dtype, name):
         assert np.array_equal(np.signbit(y[x != 0]), np.signbit(x[x != 0]))
     else:
         assert y.min() >= 0 and y.max() <= 1
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_activations_at_special_values(arch, dtype):
+    """Infinities, NaN, zeros and subnormals, read out through the bias (zero
+    weights and input: each pre-activation is exactly b, which a product with
+    x = inf could not give), with the derivative from the backward pass."""
+    rnnfast._kernels.set_arch(arch)
+    tiny = np.finfo(dtype).tiny
+    b = np.array([np.inf, -np.inf, np.nan, 0.0, tiny, -tiny, tiny / 8, -tiny / 8,
+                  1e3, -1e3], dtype=dtype)
+    H = len(b)
+    zero_x, zero_w = np.zeros((1, 1, H), dtype), np.zeros((H, H), dtype)
+    one = np.ones((1, 1, H), dtype)
+    for name in ("tanh", "sigmoid"):
+        out = F.rnn(zero_x, zero_w, zero_w, b, None, nonlinearity=name, keep_tape=True)
+        y = out.y.ravel()
+        d = F.rnn_backward(out, one).db_ih
+        assert np.isnan(y[2]) and np.isnan(d[2]), f"{name}: NaN in, {y[2]}, {d[2]} out"
+        if name == "tanh":
+            want = np.array([1, -1, 0, tiny, -tiny, tiny / 8, -tiny / 8, 1, -1], dtype)
+            dwant = np.array([0, 0, 1, 1, 1, 1, 1, 0, 0], dtype)
+            # subnormals come back unchanged, with their sign
+            assert np.array_equal(np.signbit(y[[4, 6]]), [False, False])
+            assert np.array_equal(np.signbit(y[[5, 7]]), [True, True])
+        else:
+            want = np.array([1, 0, 0.5, 0.5, 0.5, 0.5, 0.5, 1, 0], dtype)
+            dwant = np.array([0, 0, 0.25, 0.25, 0.25, 0.25, 0.25, 0, 0], dtype)
+        keep = np.arange(H) != 2
+        assert np.array_equal(y[keep], want), f"{name} on {arch}: {y[keep]} != {want}"
+        assert np.array_equal(d[keep], dwant), f"{name}' on {arch}: {d[keep]} != {dwant}"
