@@ -1,5 +1,6 @@
 """Shared helpers: random problems, one runner for both implementations,
 and the comparison rule used against the oracle."""
+import contextlib
 import os
 
 import numpy as np
@@ -103,11 +104,37 @@ def run_both(cell, p, opts):
     return fo, fg, ro, rg
 
 
-def assert_close(actual, expected, rtol, what="", dtype=np.float64):
+@contextlib.contextmanager
+def extended():
+    """The oracle computes in np.longdouble (x87 extended precision on
+    x86-64) while inside: its distance from the float64 oracle's answer is
+    that answer's rounding error."""
+    old = ref._REAL
+    ref._REAL = np.longdouble
+    try:
+        yield
+    finally:
+        ref._REAL = old
+
+
+def rounding_error(e, x) -> float:
+    """max |e - x| over the entries finite in both: e in float64, x the same
+    answer in extended precision."""
+    if e is None or x is None:
+        return 0.0
+    e, x = np.asarray(e, dtype=np.longdouble), np.asarray(x, dtype=np.longdouble)
+    ok = np.isfinite(e) & np.isfinite(x)
+    return float(np.max(np.abs(e - x)[ok], initial=0.0))
+
+
+def assert_close(actual, expected, rtol, what="", dtype=np.float64, noise=0.0):
     """Elementwise |a - e| <= rtol * (|e| + max|e|): relative to each element,
     with the array's own scale as the floor, so entries that cancel to ~0 are
     held to the precision of the terms that produced them. Below the dtype's
-    smallest normal number nothing is representable, so that is the floor."""
+    smallest normal number nothing is representable, so that is the floor.
+    Where a whole array cancels to rounding noise, its own scale says nothing
+    about the terms; noise (a bound on the expected answer's own rounding
+    error) is then the floor."""
     dtype = np.asarray(actual).dtype if np.asarray(actual).dtype.kind == "f" else dtype
     actual = np.asarray(actual, dtype=np.float64)
     expected = np.asarray(expected, dtype=np.float64)
@@ -116,7 +143,7 @@ def assert_close(actual, expected, rtol, what="", dtype=np.float64):
         return
     scale = float(np.max(np.abs(expected[np.isfinite(expected)]), initial=0.0))
     floor = float(np.finfo(dtype).tiny)
-    np.testing.assert_allclose(actual, expected, rtol=rtol, atol=max(rtol * scale, floor),
+    np.testing.assert_allclose(actual, expected, rtol=rtol, atol=max(rtol * scale, floor, noise),
                                err_msg=what,
                                equal_nan=True)
 

@@ -3,7 +3,8 @@ equations of API.md, in float64, one sequence and one step at a time.
 
 It shares no arithmetic with the fast path (only the argument checks, so both
 reject the same inputs with the same errors). Results are float64 whatever
-the input dtype. Tests hold the C kernels to it.
+the input dtype. Tests hold the C kernels to it. (The tests also run it in
+extended precision, through _REAL, to measure its own rounding error.)
 
 Notation per step, for one sequence: x (I,), h and c (H,); "a_*" are gate
 pre-activations before clipping, as in API.md.
@@ -67,8 +68,18 @@ def _gate_grad(name, a, clip):
     return np.where((a > clip) | (a < -clip), 0.0, g) if clip > 0 else g
 
 
+# The working precision: float64; tests set np.longdouble for a while
+# (tests/conftest.py, extended) to see how far float64 rounding moved an answer.
+_REAL = np.float64
+
+
 def _f64(a: Optional[np.ndarray], shape) -> np.ndarray:
-    return np.zeros(shape) if a is None else np.asarray(a, dtype=np.float64)
+    """a (or zeros of shape for None) in the working precision"""
+    return _zeros(shape) if a is None else np.asarray(a, dtype=_REAL)
+
+
+def _zeros(shape) -> np.ndarray:
+    return np.zeros(shape, dtype=_REAL)
 
 
 def _steps(c: _checks.Call, b: int):
@@ -90,7 +101,7 @@ def _params(c: _checks.Call):
         W=_f64(c.w_ih, (G * c.H, c.I)), U=_f64(c.w_hh, (G * c.H, c.H)),
         bi=_f64(c.b_ih, (G * c.H,)), bh=_f64(c.b_hh, (G * c.H,)),
         P=_f64(c.peephole, (3, c.H)) if c.peephole is not None else None,
-        x=np.asarray(c.x, dtype=np.float64),
+        x=_f64(c.x, None),
         h0=_f64(c.h0, (c.B, c.H)), c0=_f64(c.c0, (c.B, c.H)),
     )
 
@@ -107,7 +118,7 @@ def lstm(x, w_ih, w_hh, b_ih=None, b_hh=None, h0=None, c0=None, *, peephole=None
     fa, ga, ha = c.acts
     H = c.H
     tape = _OracleTape(c, p)
-    y = np.zeros((c.T, c.B, H))
+    y = _zeros((c.T, c.B, H))
     h_n, c_n = p["h0"].copy(), p["c0"].copy()
     for b in range(c.B):
         h, cell = p["h0"][b], p["c0"][b]
@@ -139,7 +150,7 @@ def lstm_backward(out, dy=None, dh_n=None, dc_n=None) -> Gradients:
     fa, ga, ha = c.acts
     dy, dh_n, dc_n = _upstream(c, dy, dh_n, dc_n)
     gr = _zero_grads(c, p)
-    dP = np.zeros((3, c.H))
+    dP = _zeros((3, c.H))
     for b in range(c.B):
         dh, dc = dh_n[b].copy(), dc_n[b].copy()
         for t in reversed(_steps(c, b)):
@@ -179,7 +190,7 @@ def gru(x, w_ih, w_hh, b_ih=None, b_hh=None, h0=None, *, linear_before_reset=Tru
     H = c.H
     W, U, bi, bh = p["W"], p["U"], p["bi"], p["bh"]
     tape = _OracleTape(c, p)
-    y = np.zeros((c.T, c.B, H))
+    y = _zeros((c.T, c.B, H))
     h_n = p["h0"].copy()
     for b in range(c.B):
         h = p["h0"][b]
@@ -252,7 +263,7 @@ def rnn(x, w_ih, w_hh, b_ih=None, b_hh=None, h0=None, *, nonlinearity="tanh",
                               reverse=reverse, activations_=act, keep_tape=keep_tape)
     p = _params(c)
     tape = _OracleTape(c, p)
-    y = np.zeros((c.T, c.B, c.H))
+    y = _zeros((c.T, c.B, c.H))
     h_n = p["h0"].copy()
     for b in range(c.B):
         h = p["h0"][b]
@@ -289,9 +300,9 @@ def jordan(x, w_ih, w_yh, w_ho, b_h=None, b_o=None, y0=None, *, seq_lengths=None
                             output_activation=output_activation, keep_tape=keep_tape)
     p = dict(W=_f64(c.w_ih, None), U=_f64(c.w_yh, None), V=_f64(c.w_ho, None),
              bh=_f64(c.b_h, (c.H,)), bo=_f64(c.b_o, (c.O,)), y0=_f64(c.y0, (c.B, c.O)),
-             x=np.asarray(c.x, dtype=np.float64))
+             x=_f64(c.x, None))
     tape = _OracleTape(c, p)
-    y = np.zeros((c.T, c.B, c.O))
+    y = _zeros((c.T, c.B, c.O))
     y_n = p["y0"].copy()
     for b in range(c.B):
         y_prev = p["y0"][b]
@@ -312,9 +323,9 @@ def jordan_backward(out, dy=None, dy_n=None) -> JordanGradients:
     c, p = tape.call, tape.params
     dy, dy_n = _checks.jordan_upstream(c, dy, dy_n)
     dy, dy_n = _f64(dy, (c.T, c.B, c.O)), _f64(dy_n, (c.B, c.O))
-    g = JordanGradients(dx=np.zeros((c.T, c.B, c.I)), dw_ih=np.zeros_like(p["W"]),
+    g = JordanGradients(dx=_zeros((c.T, c.B, c.I)), dw_ih=np.zeros_like(p["W"]),
                         dw_yh=np.zeros_like(p["U"]), dw_ho=np.zeros_like(p["V"]),
-                        db_h=np.zeros(c.H), db_o=np.zeros(c.O), dy0=np.zeros((c.B, c.O)))
+                        db_h=_zeros(c.H), db_o=_zeros(c.O), dy0=_zeros((c.B, c.O)))
     for b in range(c.B):
         d_y = dy_n[b].copy()  # gradient reaching y_t from later steps
         L = c.T if c.seq_lengths is None else int(c.seq_lengths[b])
@@ -349,10 +360,10 @@ def _upstream(c, dy, dh_n, dc_n):
 
 
 def _zero_grads(c, p):
-    return Gradients(dx=np.zeros((c.T, c.B, c.I)), dw_ih=np.zeros_like(p["W"]),
+    return Gradients(dx=_zeros((c.T, c.B, c.I)), dw_ih=np.zeros_like(p["W"]),
                      dw_hh=np.zeros_like(p["U"]), db_ih=np.zeros_like(p["bi"]),
-                     db_hh=np.zeros_like(p["bh"]), dh0=np.zeros((c.B, c.H)),
-                     dc0=np.zeros((c.B, c.H)) if c.cell == "lstm" else None)
+                     db_hh=np.zeros_like(p["bh"]), dh0=_zeros((c.B, c.H)),
+                     dc0=_zeros((c.B, c.H)) if c.cell == "lstm" else None)
 
 
 def _accumulate(gr, p, b, t, da_x, da_h, h_prev):
