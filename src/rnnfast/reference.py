@@ -73,7 +73,7 @@ def _gate_grad(name, a, clip):
 _REAL = np.float64
 
 
-def _f64(a: Optional[np.ndarray], shape) -> np.ndarray:
+def _real(a: Optional[np.ndarray], shape) -> np.ndarray:
     """a (or zeros of shape for None) in the working precision"""
     return _zeros(shape) if a is None else np.asarray(a, dtype=_REAL)
 
@@ -98,11 +98,11 @@ class _OracleTape:
 def _params(c: _checks.Call):
     G = _checks.GATES[c.cell]
     return dict(
-        W=_f64(c.w_ih, (G * c.H, c.I)), U=_f64(c.w_hh, (G * c.H, c.H)),
-        bi=_f64(c.b_ih, (G * c.H,)), bh=_f64(c.b_hh, (G * c.H,)),
-        P=_f64(c.peephole, (3, c.H)) if c.peephole is not None else None,
-        x=_f64(c.x, None),
-        h0=_f64(c.h0, (c.B, c.H)), c0=_f64(c.c0, (c.B, c.H)),
+        W=_real(c.w_ih, (G * c.H, c.I)), U=_real(c.w_hh, (G * c.H, c.H)),
+        bi=_real(c.b_ih, (G * c.H,)), bh=_real(c.b_hh, (G * c.H,)),
+        P=_real(c.peephole, (3, c.H)) if c.peephole is not None else None,
+        x=_real(c.x, None),
+        h0=_real(c.h0, (c.B, c.H)), c0=_real(c.c0, (c.B, c.H)),
     )
 
 
@@ -298,9 +298,9 @@ def jordan(x, w_ih, w_yh, w_ho, b_h=None, b_o=None, y0=None, *, seq_lengths=None
     c = _checks.jordan_call(x, w_ih, w_yh, w_ho, b_h, b_o, y0, seq_lengths=seq_lengths,
                             hidden_activation=hidden_activation,
                             output_activation=output_activation, keep_tape=keep_tape)
-    p = dict(W=_f64(c.w_ih, None), U=_f64(c.w_yh, None), V=_f64(c.w_ho, None),
-             bh=_f64(c.b_h, (c.H,)), bo=_f64(c.b_o, (c.O,)), y0=_f64(c.y0, (c.B, c.O)),
-             x=_f64(c.x, None))
+    p = dict(W=_real(c.w_ih, None), U=_real(c.w_yh, None), V=_real(c.w_ho, None),
+             bh=_real(c.b_h, (c.H,)), bo=_real(c.b_o, (c.O,)), y0=_real(c.y0, (c.B, c.O)),
+             x=_real(c.x, None))
     tape = _OracleTape(c, p)
     y = _zeros((c.T, c.B, c.O))
     y_n = p["y0"].copy()
@@ -322,7 +322,7 @@ def jordan_backward(out, dy=None, dy_n=None) -> JordanGradients:
     tape = _tape_of(out, "jordan")
     c, p = tape.call, tape.params
     dy, dy_n = _checks.jordan_upstream(c, dy, dy_n)
-    dy, dy_n = _f64(dy, (c.T, c.B, c.O)), _f64(dy_n, (c.B, c.O))
+    dy, dy_n = _real(dy, (c.T, c.B, c.O)), _real(dy_n, (c.B, c.O))
     g = JordanGradients(dx=_zeros((c.T, c.B, c.I)), dw_ih=np.zeros_like(p["W"]),
                         dw_yh=np.zeros_like(p["U"]), dw_ho=np.zeros_like(p["V"]),
                         db_h=_zeros(c.H), db_o=_zeros(c.O), dy0=_zeros((c.B, c.O)))
@@ -356,7 +356,7 @@ def _tape_of(out, cell):
 
 def _upstream(c, dy, dh_n, dc_n):
     dy, dh_n, dc_n = _checks.upstream((c.T, c.B, c.I, c.H), c.dtype, dy, dh_n, dc_n)
-    return (_f64(dy, (c.T, c.B, c.H)), _f64(dh_n, (c.B, c.H)), _f64(dc_n, (c.B, c.H)))
+    return (_real(dy, (c.T, c.B, c.H)), _real(dh_n, (c.B, c.H)), _real(dc_n, (c.B, c.H)))
 
 
 def _zero_grads(c, p):
