@@ -108,6 +108,13 @@ static inline void rnf_barrier_wait(rnf_barrier *b, int nth, int tid, unsigned *
  * that is projected lazily, and the bytes of it per row of a unit. */
 #define RNF_LAZY_SLICE_MAX (512 * 1024)
 #define RNF_LAZY_SLICE_PER_ROW (32 * 1024)
+/* and the fewest rows of a unit. A unit is one row block of the product, and
+ * 6 rows give its kernel 12 multiply-add chains where 4 gave 8, too few to
+ * keep both FMA ports busy (2 threads, T 100, medians of 5 interleaved runs,
+ * 6 rows against 4: float B1 H128 GRU 3.4 % faster, LSTM 2 %, GRU B2 4.6 %;
+ * double LSTM B1 H128 2.6 %, GRU 3 %; float RNN B1 H128 and H256, LSTM B1
+ * H64: within the noise). */
+#define RNF_LAZY_ROWS_MIN 6
 
 /* Ask for the line at p. An asm statement on x86: gcc 12 at -O2 deleted
  * prefetch_rows' loops when written with __builtin_prefetch (it treats a
@@ -242,7 +249,7 @@ static int64_t rnf_lazy_rows(const rnf_desc *d, int nth, size_t es)
     const int64_t slice = rnf_gates(d->cell) * w * d->input_size * (int64_t)es;
     if (slice > RNF_LAZY_SLICE_MAX) return 0;
     const int64_t r = slice / RNF_LAZY_SLICE_PER_ROW;
-    return r < 4 ? 4 : r;
+    return r < RNF_LAZY_ROWS_MIN ? RNF_LAZY_ROWS_MIN : r;
 }
 
 /* The batch rows [r0, r1) and hidden units [u0, u1) thread tid steps: all
