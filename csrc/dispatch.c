@@ -116,6 +116,21 @@ const char *rnf_build_flags(void) { return RNF_BUILD_FLAGS; }
  * saves. All of a call's pairs go to one team, their bytes laid end to end
  * and split in contiguous parts: a team per pair cost a start each (GRU,
  * H = 128, four parameters, medians of 5000: 5.0 us, in one team 4.5 us). */
+uint64_t rnf_differing_part(int count, const void *const *a, const void *const *b,
+                            const size_t *n, size_t lo, size_t hi)
+{
+    uint64_t differ = 0;
+    size_t base = 0;
+    for (int i = 0; i < count && base < hi; base += n[i], ++i) {
+        const size_t s = lo > base ? lo : base;
+        const size_t e = hi < base + n[i] ? hi : base + n[i];
+        if (s < e && memcmp((const char *)a[i] + (s - base), (const char *)b[i] + (s - base),
+                            e - s) != 0)
+            differ |= (uint64_t)1 << i;
+    }
+    return differ;
+}
+
 uint64_t rnf_differing_bytes(int count, const void *const *a, const void *const *b,
                              const size_t *n, int nthreads)
 {
@@ -130,25 +145,14 @@ uint64_t rnf_differing_bytes(int count, const void *const *a, const void *const 
         {
             int64_t lo, hi;
             rnf_split((int64_t)total, omp_get_num_threads(), omp_get_thread_num(), &lo, &hi);
-            uint64_t mine = 0;
-            size_t base = 0;
-            for (int i = 0; i < count; base += n[i], ++i) {
-                const size_t s = (size_t)lo > base ? (size_t)lo : base;
-                const size_t e = (size_t)hi < base + n[i] ? (size_t)hi : base + n[i];
-                if (s < e && memcmp((const char *)a[i] + (s - base),
-                                    (const char *)b[i] + (s - base), e - s) != 0)
-                    mine |= (uint64_t)1 << i;
-            }
+            const uint64_t mine = rnf_differing_part(count, a, b, n, (size_t)lo, (size_t)hi);
             if (mine) atomic_fetch_or_explicit(&differ, mine, memory_order_relaxed);
         }
         return atomic_load(&differ);
     }
 #endif
     (void)nthreads;
-    uint64_t differ = 0;
-    for (int i = 0; i < count; ++i)
-        if (n[i] > 0 && memcmp(a[i], b[i], n[i]) != 0) differ |= (uint64_t)1 << i;
-    return differ;
+    return rnf_differing_part(count, a, b, n, 0, total);
 }
 
 int rnf_same_bytes(const void *a, const void *b, size_t n, int nthreads)

@@ -67,6 +67,12 @@ rnf_status rnf_check_desc(const rnf_desc *d);
 rnf_status rnf_make_layout(const rnf_desc *d, rnf_layout *L);
 rnf_status rnf_jordan_make_layout(const rnf_jordan_desc *d, rnf_jordan_layout *L);
 
+/* Of count pairs of byte ranges laid end to end, the part [lo, hi): bit i
+ * set where pair i's bytes in it differ (rnf_differing_bytes, and a
+ * forward's verify, split the pairs between threads this way). */
+uint64_t rnf_differing_part(int count, const void *const *a, const void *const *b,
+                            const size_t *n, size_t lo, size_t hi);
+
 /* Thread tid's share [lo, hi) of n items: contiguous and balanced. */
 static inline void rnf_split(int64_t n, int nth, int tid, int64_t *lo, int64_t *hi)
 {

@@ -228,6 +228,11 @@ static rnf_status FN(rnf_forward)(const rnf_desc *d, const rnf_fwd_args *a, void
     const int64_t G = rnf_gates(d->cell), GH = G * H;
     if (T > 0 && B > 0 && (I > 0 || H > 0) && (!a->x || !a->y)) return RNF_ERR_NULL;
     if (GH > 0 && ((I > 0 && !a->w_ih) || (H > 0 && !a->w_hh))) return RNF_ERR_NULL;
+    if (a->verify_count < 0 || a->verify_count > RNF_DIFFERING_MAX) return RNF_ERR_DESC;
+    if (a->verify_count > 0 &&
+        (!a->verify_a || !a->verify_b || !a->verify_bytes || !a->verify_differ))
+        return RNF_ERR_NULL;
+    _Atomic uint64_t differ = 0; /* of the verify */
 
     char *ws = rnf_align_ptr(workspace);
     char *tp = d->training ? rnf_align_ptr(tape) : NULL;
@@ -272,6 +277,8 @@ static rnf_status FN(rnf_forward)(const rnf_desc *d, const rnf_fwd_args *a, void
         unsigned reached = 0; /* barriers this thread has reached */
         int64_t lo, hi, p0, j0, j1;
         FN(unit_split)(H, nr, nth, tid, &p0, &j0, &j1);
+        rnf_verify vf;
+        rnf_verify_start(&vf, a, &differ, nth, tid);
 
         /* Each thread packs (unless packed beforehand) and reads only the
          * panels of its own units, W_ih^T for the input projection and W_hh^T
@@ -414,6 +421,10 @@ static rnf_status FN(rnf_forward)(const rnf_desc *d, const rnf_fwd_args *a, void
                  * not arrived. */
                 while (lazy && lz.done < lz.rows && !rnf_barrier_passed(bar, nth, tid, n))
                     FN(lazy_unit)(o, &lz, G, GH, H, I, wih_t, bias_x, j0, j1, xw);
+                /* Then the verify, as long as the wait lasts. */
+                while (!rnf_barrier_passed(bar, nth, tid, n) &&
+                       rnf_verify_some(&vf, RNF_VERIFY_UNIT))
+                    ;
                 rnf_barrier_await(bar, nth, tid, n);
             }
         }
@@ -424,7 +435,9 @@ static rnf_status FN(rnf_forward)(const rnf_desc *d, const rnf_fwd_args *a, void
                 h_n[perm[p] * H + j] = hbuf[cur][p * Hs + j];
                 if (lstm) c_n[perm[p] * H + j] = cbuf[cur][p * Hs + j];
             }
+        rnf_verify_some(&vf, SIZE_MAX); /* what the waits left */
     }
+    if (a->verify_count > 0) *a->verify_differ = atomic_load(&differ);
     return RNF_OK;
 }
 

@@ -75,6 +75,19 @@ typedef struct {
     void *c_n;                  /* out [B, H]; LSTM only, else may be NULL */
     const void *packed;         /* rnf_pack's buffer when desc.packed, else unused */
     size_t packed_bytes;        /* its size in bytes */
+    /* Pairs of byte ranges the call compares while it runs, in the moments
+     * a thread would wait at a step's barrier, and the rest after the time
+     * loop: bit i of *verify_differ is set where the verify_bytes[i] bytes at
+     * verify_a[i] and verify_b[i] differ (once one pair differs, the rest may
+     * go unread). A layer runs on the copies of its weights it packed before
+     * and checks them against its live weights this way; a set bit means the
+     * results came from weights that have since changed. verify_count: 0 (no
+     * compare; the pointers are unused) to RNF_DIFFERING_MAX. */
+    int verify_count;
+    const void *const *verify_a;
+    const void *const *verify_b;
+    const size_t *verify_bytes;
+    uint64_t *verify_differ;
 } rnf_fwd_args;
 
 typedef struct {

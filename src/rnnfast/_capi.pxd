@@ -45,6 +45,11 @@ cdef extern from "rnnfast.h" nogil:
         void *c_n
         const void *packed
         size_t packed_bytes
+        int verify_count
+        const void *const *verify_a
+        const void *const *verify_b
+        const size_t *verify_bytes
+        uint64_t *verify_differ
 
     ctypedef struct rnf_bwd_args:
         const void *x

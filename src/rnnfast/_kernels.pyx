@@ -223,9 +223,12 @@ def release_workspace():
 
 def forward(str cell, x, w_ih, w_hh, b_ih, b_hh, h0, c0, peephole, seq_lengths, *,
             bint reverse, double clip, tuple acts, bint lbr, bint training, int nthreads,
-            packed=None):
-    """Run a sequence forward. Returns (y, h_n, c_n or None, tape or None).
-    packed: pack()'s buffer for these weights, or None to pack in the call."""
+            packed=None, verify=None):
+    """Run a sequence forward. Returns (y, h_n, c_n or None, tape or None,
+    stale). packed: pack()'s buffer for these weights, or None to pack in the
+    call. verify: None, or (snaps, lives) as stale() takes them, compared
+    while the call runs (rnf_fwd_args.verify); stale has bit i set where
+    stale() would, and is 0 without verify."""
     cdef int64_t T, B, I, H, GH
     T, B, I, H, GH = _sequence_sizes(cell, x, w_ih, w_hh, peephole, seq_lengths, packed)
     dtype = x.dtype
@@ -252,13 +255,24 @@ def forward(str cell, x, w_ih, w_hh, b_ih, b_hh, h0, c0, peephole, seq_lengths, 
     a.peephole, a.seq_lengths = _ptr(peephole), <const int64_t *>_ptr(seq_lengths)
     a.y, a.h_n, a.c_n = <void *>_ptr(y), <void *>_ptr(h_n), <void *>_ptr(c_n)
     a.packed, a.packed_bytes = _ptr(packed), _nbytes(packed)
+    cdef _Pairs p
+    cdef uint64_t mask = 0, differ = 0
+    a.verify_count, a.verify_differ = 0, NULL
+    a.verify_a = a.verify_b = NULL
+    a.verify_bytes = NULL
+    if verify is not None:
+        mask = _pairs(&p, verify[0], verify[1], "verify")
+        a.verify_count, a.verify_a, a.verify_b, a.verify_bytes = p.m, p.pa, p.pb, p.nb
+        a.verify_differ = &differ
     cdef void *wsp = <void *>_ptr(ws)
     cdef void *tpp = <void *>_ptr(tape)
     cdef rnf_status st
     with nogil:
         st = rnf_forward(&d, &a, wsp, fw, tpp, tb)
     _raise_status(st, "forward")
-    return y, h_n, c_n, tape
+    if verify is not None:
+        mask |= _entries(&p, differ)
+    return y, h_n, c_n, tape, mask
 
 
 def backward(str cell, x, w_ih, w_hh, peephole, seq_lengths, dy, dh_n, dc_n, tape, *,
@@ -443,36 +457,38 @@ def build_flags():
     return rnf_build_flags().decode()
 
 
-def stale(snaps, lives, threads):
-    """Bit i set where snaps[i] no longer matches lives[i]: it is None, or
-    its dtype or shape differs, or its bytes do. lives: C-contiguous arrays,
-    at most STALE_MAX, each with its snapshot (a C-contiguous array) or None.
-    All pairs are compared in one C call without the GIL; threads() gives the
-    threads to split them between, and is asked only where the bytes in all
-    reach SAME_BYTES_SPLIT (a smaller compare runs on the calling thread)."""
+cdef struct _Pairs:
+    # the pairs of a snapshot list and a live list that a C compare reads:
+    # m pairs (pa[k], pb[k], nb[k] bytes) of the lists' entries idx[k]
+    const void *pa[RNF_DIFFERING_MAX]
+    const void *pb[RNF_DIFFERING_MAX]
+    size_t nb[RNF_DIFFERING_MAX]
+    int idx[RNF_DIFFERING_MAX]
+    int m
+    size_t total
+
+
+cdef uint64_t _pairs(_Pairs *p, snaps, lives, str fname) except? 0xFFFFFFFFFFFFFFFF:
+    """Fill p with the pairs whose bytes are to be compared; returns the
+    bits of those stale already: no snapshot, or another dtype or shape."""
     cdef Py_ssize_t count = len(lives), i, k
     if len(snaps) != count or count > RNF_DIFFERING_MAX:
-        raise ValueError(f"stale: expected as many snapshots as arrays, at most "
+        raise ValueError(f"{fname}: expected as many snapshots as arrays, at most "
                          f"{RNF_DIFFERING_MAX}, got {len(snaps)} and {count}")
-    cdef const void *pa[RNF_DIFFERING_MAX]
-    cdef const void *pb[RNF_DIFFERING_MAX]
-    cdef size_t nb[RNF_DIFFERING_MAX]
-    cdef int idx[RNF_DIFFERING_MAX]
-    cdef int m = 0, nth = 1
-    cdef size_t total = 0
-    cdef uint64_t mask = 0, d
+    cdef uint64_t mask = 0
     cdef cnp.ndarray s, v
+    p.m, p.total = 0, 0
     for i in range(count):
         v = <cnp.ndarray?>lives[i]
         if not cnp.PyArray_IS_C_CONTIGUOUS(v):
-            raise ValueError("stale: expected C-contiguous arrays")
+            raise ValueError(f"{fname}: expected C-contiguous arrays")
         o = snaps[i]
         if o is None:
             mask |= (<uint64_t>1) << i
             continue
         s = <cnp.ndarray?>o
         if not cnp.PyArray_IS_C_CONTIGUOUS(s):
-            raise ValueError("stale: expected C-contiguous snapshots")
+            raise ValueError(f"{fname}: expected C-contiguous snapshots")
         same = cnp.PyArray_NDIM(s) == cnp.PyArray_NDIM(v) and (
             <object>cnp.PyArray_DESCR(s) is <object>cnp.PyArray_DESCR(v)
             or <object>cnp.PyArray_DESCR(s) == <object>cnp.PyArray_DESCR(v))
@@ -484,15 +500,33 @@ def stale(snaps, lives, threads):
         if not same:
             mask |= (<uint64_t>1) << i
             continue
-        pa[m], pb[m] = cnp.PyArray_DATA(s), cnp.PyArray_DATA(v)
-        nb[m], idx[m] = <size_t>cnp.PyArray_NBYTES(v), <int>i
-        total += nb[m]
-        m += 1
-    if total >= RNF_SAME_BYTES_SPLIT:
-        nth = threads()
-    with nogil:
-        d = rnf_differing_bytes(m, pa, pb, nb, nth)
-    for k in range(m):
-        if d >> k & 1:
-            mask |= (<uint64_t>1) << idx[k]
+        p.pa[p.m], p.pb[p.m] = cnp.PyArray_DATA(s), cnp.PyArray_DATA(v)
+        p.nb[p.m], p.idx[p.m] = <size_t>cnp.PyArray_NBYTES(v), <int>i
+        p.total += p.nb[p.m]
+        p.m += 1
     return mask
+
+
+cdef uint64_t _entries(const _Pairs *p, uint64_t differ):
+    """The C compare's bits (one per pair) as bits of the lists' entries."""
+    cdef uint64_t mask = 0
+    cdef int k
+    for k in range(p.m):
+        if differ >> k & 1:
+            mask |= (<uint64_t>1) << p.idx[k]
+    return mask
+
+
+def stale(snaps, lives, threads):
+    """Bit i set where snaps[i] no longer matches lives[i]: it is None, or
+    its dtype or shape differs, or its bytes do. lives: C-contiguous arrays,
+    at most STALE_MAX, each with its snapshot (a C-contiguous array) or None.
+    All pairs are compared in one C call without the GIL; threads() gives the
+    threads to split them between, and is asked only where the bytes in all
+    reach SAME_BYTES_SPLIT (a smaller compare runs on the calling thread)."""
+    cdef _Pairs p
+    cdef uint64_t mask = _pairs(&p, snaps, lives, "stale"), d
+    cdef int nth = threads() if p.total >= RNF_SAME_BYTES_SPLIT else 1
+    with nogil:
+        d = rnf_differing_bytes(p.m, p.pa, p.pb, p.nb, nth)
+    return mask | _entries(&p, d)

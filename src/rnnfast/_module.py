@@ -82,6 +82,8 @@ class Module:
         self.grads: Dict[str, np.ndarray] = {}
         self._rng = np.random.default_rng(seed)
         self._snap: Dict[str, np.ndarray] = {}
+        self._copies = 0  # snapshots made so far
+        self._trusted = False  # the last call found every snapshot it compared current
         self._packs: Dict[Any, tuple] = {}
         self._state = None  # what the last training forward left for backward
 
@@ -147,6 +149,7 @@ class Module:
     def __getstate__(self):
         d = dict(self.__dict__)
         d["_snap"], d["_packs"], d["_state"] = {}, {}, None  # caches and tapes: rebuilt
+        d["_trusted"] = False
         return d
 
     def __setstate__(self, d):
@@ -184,9 +187,12 @@ class Module:
         parameter is changed (assigned, loaded, or modified in place) the
         next call sees it, and tapes of earlier calls keep the weights they
         ran with."""
-        snaps = snapshots_of([self._params[n] for n in names],
-                             [self._snap.get(n) for n in names])
-        self._snap.update(zip(names, snaps))
+        kept = [self._snap.get(n) for n in names]
+        snaps = snapshots_of([self._params[n] for n in names], kept)
+        for name, snap, old in zip(names, snaps, kept):
+            if snap is not old:
+                self._snap[name] = snap
+                self._copies += 1
         return snaps
 
     def _packed(self, key: Any, cell: str, w_ih: np.ndarray, w_hh: np.ndarray) -> np.ndarray:

@@ -58,22 +58,25 @@ def _act_codes(acts: Sequence[str]) -> tuple:
 
 
 def _forward(c: _checks.Call, copy_x: bool = True, copy_w: bool = True,
-             packed: Optional[np.ndarray] = None, nthreads: Optional[int] = None
-             ) -> SequenceOutput:
+             packed: Optional[np.ndarray] = None, nthreads: Optional[int] = None,
+             verify=None) -> SequenceOutput:
     """Run a validated call. packed: the weights as _kernels.pack made them
     (packed for training when c.keep_tape), kept by the tape for backward;
     None: the panels _packs keeps for c's weights, or the call packs.
-    nthreads: None for the current setting (_threads.for_call())."""
+    nthreads: None for the current setting (_threads.for_call()). verify:
+    None, or (snapshots, live arrays) that the kernel compares while it runs
+    (_kernels.forward); then returns (output, stale bits)."""
     if packed is None:
         packed, c.w_ih, c.w_hh = _packs.prepared(c)
-    y, h_n, c_n, raw = _kernels.forward(
+    y, h_n, c_n, raw, stale = _kernels.forward(
         c.cell, c.x, c.w_ih, c.w_hh, c.b_ih, c.b_hh, c.h0, c.c0 if c.cell == "lstm" else None,
         c.peephole, c.seq_lengths, reverse=c.reverse, clip=c.clip, acts=_act_codes(c.acts),
         lbr=c.linear_before_reset, training=c.keep_tape,
-        nthreads=nthreads or _threads.for_call(), packed=packed,
+        nthreads=nthreads or _threads.for_call(), packed=packed, verify=verify,
     )
     tape = _Tape(c, raw, copy_x, copy_w, packed) if c.keep_tape else None
-    return SequenceOutput(y, h_n, c_n, tape)
+    out = SequenceOutput(y, h_n, c_n, tape)
+    return out if verify is None else (out, stale)
 
 
 def _backward(out, cell: str, fname: str, dy, dh_n, dc_n=None,
