@@ -108,14 +108,6 @@ int rnf_max_threads(void)
 #endif
 const char *rnf_build_flags(void) { return RNF_BUILD_FLAGS; }
 
-/* Layers compare each weight with the snapshot they packed from on every
- * call. One core's memcmp reads about 60 bytes a ns here: an LSTM with
- * H = 128 (two 256 KB matrices, and their snapshots) spent 8.6 us of a 200 us
- * batch-1 call on it; split in contiguous parts between threads it takes
- * about half. Below RNF_SAME_BYTES_SPLIT bytes a team costs more than it
- * saves. All of a call's pairs go to one team, their bytes laid end to end
- * and split in contiguous parts: a team per pair cost a start each (GRU,
- * H = 128, four parameters, medians of 5000: 5.0 us, in one team 4.5 us). */
 uint64_t rnf_differing_part(int count, const void *const *a, const void *const *b,
                             const size_t *n, size_t lo, size_t hi)
 {
@@ -131,6 +123,14 @@ uint64_t rnf_differing_part(int count, const void *const *a, const void *const *
     return differ;
 }
 
+/* Layers compare each weight with the snapshot they packed from on every
+ * call. One core's memcmp reads about 60 bytes a ns here: an LSTM with
+ * H = 128 (two 256 KB matrices, and their snapshots) spent 8.6 us of a 200 us
+ * batch-1 call on it; split in contiguous parts between threads it takes
+ * about half. Below RNF_SAME_BYTES_SPLIT bytes a team costs more than it
+ * saves. All of a call's pairs go to one team, their bytes laid end to end
+ * and split in contiguous parts: a team per pair cost a start each (GRU,
+ * H = 128, four parameters, medians of 5000: 5.0 us, in one team 4.5 us). */
 uint64_t rnf_differing_bytes(int count, const void *const *a, const void *const *b,
                              const size_t *n, int nthreads)
 {
