@@ -135,7 +135,10 @@ def ort_fn(p: Dict, training: bool = False) -> Optional[Callable[[], object]]:
         [helper.make_tensor_value_info("Y", ety, None)],
         [numpy_helper.from_array(W, "W"), numpy_helper.from_array(R, "R"),
          numpy_helper.from_array(Bv, "B")])
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 14)])
+    # IR 7, opset 14's own: an onnxruntime older than the onnx package
+    # rejects the newer IR version that make_model writes by default
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 14)],
+                              ir_version=7)
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = rnnfast.get_num_threads()
     sess = ort.InferenceSession(model.SerializeToString(), opts,

@@ -46,7 +46,10 @@ def from_onnx(x):
         [node], "gru", [helper.make_tensor_value_info("X", TensorProto.FLOAT, None)],
         [helper.make_tensor_value_info("Y", TensorProto.FLOAT, None)],
         [numpy_helper.from_array(a, n) for a, n in ((W, "W"), (R, "R"), (B, "B"))])
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 14)])
+    # IR 7, opset 14's own: an onnxruntime older than the onnx package
+    # rejects the newer IR version that make_model writes by default
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 14)],
+                              ir_version=7)
     sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
     want = sess.run(None, {"X": x})[0][:, 0]  # Y [T, D, B, H]
     inits = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}

@@ -160,7 +160,10 @@ def onnx_model(op, W, R, B, P=None, direction="forward", **attrs):
                       helper.make_tensor_value_info("L", TensorProto.INT32, None)],
         [helper.make_tensor_value_info("Y", ety, None),
          helper.make_tensor_value_info("Y_h", ety, None)], inits)
-    return onnx, helper.make_model(graph, opset_imports=[helper.make_opsetid("", 14)])
+    # IR 7, opset 14's own: an onnxruntime older than the onnx package
+    # rejects the newer IR version that make_model writes by default
+    return onnx, helper.make_model(graph, opset_imports=[helper.make_opsetid("", 14)],
+                                   ir_version=7)
 
 
 def run_onnx(engine, model, x, lengths):
