@@ -456,7 +456,7 @@ static rnf_status FN(rnf_pack)(const rnf_desc *d, const void *w_ih, const void *
     const int64_t nr = o->nr;
     REAL *wih_p = (REAL *)(pk + L.pk_wih), *whh_p = (REAL *)(pk + L.pk_whh);
     REAL *whb_p = (REAL *)(pk + L.pk_whb), *wib_p = (REAL *)(pk + L.pk_wib);
-#pragma omp parallel num_threads(d->nthreads)
+#pragma omp parallel num_threads(rnf_memory_team(L.pack, d->nthreads))
     {
         const int tid = rnf_thread_id(), nth = rnf_thread_count();
         int64_t q0, q1, r0, r1;

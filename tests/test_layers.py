@@ -247,8 +247,8 @@ def test_in_place_changes_to_large_weights_are_seen_on_two_threads(at):
 
 
 @pytest.mark.parametrize("nthreads", [1, 2, 3])
-@pytest.mark.parametrize("sizes", [(7, 1000, 3), (5, _kernels.SAME_BYTES_SPLIT // 2 + 9, 1 << 17),
-                                   (1 << 18, 0, 11)])
+@pytest.mark.parametrize("sizes", [(7, 1000, 3), (5, _kernels.SAME_BYTES_SPLIT + 9, 1 << 17),
+                                   (1 << 18, 0, 11), (1 << 17, 1 << 16, 1 << 15)])
 def test_stale_names_each_changed_pair(sizes, nthreads):
     """stale() compares several pairs in one call, their bytes split between
     threads end to end: a change anywhere, near a part's edge included, marks
@@ -263,7 +263,7 @@ def test_stale_names_each_changed_pair(sizes, nthreads):
         asked.append(1)
         return nthreads
     assert _kernels.stale(snaps, lives, threads) == 0
-    assert bool(asked) == (sum(sizes) >= _kernels.SAME_BYTES_SPLIT)
+    assert bool(asked) == (sum(sizes) >= 2 * _kernels.SAME_BYTES_SPLIT)
     for i, n in enumerate(sizes):
         for at in {0, n // 2 - 1, n // 2, n - 1} if n else ():
             changed = [a.copy() for a in lives]
@@ -289,7 +289,8 @@ def test_layer_snapshots_are_kept_until_their_parameter_changes():
 
 
 @pytest.mark.parametrize("nthreads", [1, 2, 3])
-@pytest.mark.parametrize("n", [1000, _kernels.SAME_BYTES_SPLIT + 3, 1 << 20])
+@pytest.mark.parametrize("n", [1000, _kernels.SAME_BYTES_SPLIT + 3, 2 * _kernels.SAME_BYTES_SPLIT + 3,
+                               1 << 20])
 def test_stale_finds_a_difference_anywhere_in_one_array(n, nthreads):
     a = np.random.default_rng(n).integers(0, 256, n, dtype=np.uint8)
     assert _kernels.stale([a.copy()], [a], lambda: nthreads) == 0

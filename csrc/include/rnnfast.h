@@ -206,13 +206,14 @@ int rnf_arch_supported(const char *name);
 int rnf_openmp_enabled(void);         /* 1 if built with OpenMP */
 int rnf_max_threads(void);            /* omp_get_max_threads(), or 1 */
 const char *rnf_build_flags(void);    /* C flags the library was compiled with */
-/* 1 if the n bytes at a and b are equal (memcmp); from RNF_SAME_BYTES_SPLIT
- * bytes on, compared in parts on up to nthreads threads. */
+/* 1 if the n bytes at a and b are equal (memcmp); from twice
+ * RNF_SAME_BYTES_SPLIT bytes on, compared in parts on up to nthreads threads,
+ * each with at least RNF_SAME_BYTES_SPLIT bytes. */
 #define RNF_SAME_BYTES_SPLIT (128 * 1024)
 int rnf_same_bytes(const void *a, const void *b, size_t n, int nthreads);
 /* Of count pairs (at most RNF_DIFFERING_MAX; more: every bit set, nothing
  * read), bit i set where the n[i] bytes at a[i] and b[i] differ; all pairs in
- * one team of up to nthreads threads (from RNF_SAME_BYTES_SPLIT bytes in all). */
+ * one team of up to nthreads threads, as rnf_same_bytes splits its bytes. */
 #define RNF_DIFFERING_MAX 64
 uint64_t rnf_differing_bytes(int count, const void *const *a, const void *const *b,
                              const size_t *n, int nthreads);

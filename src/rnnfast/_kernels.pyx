@@ -23,7 +23,7 @@ cnp.import_array()
 CELL_CODES = {"lstm": 0, "gru": 1, "rnn": 2}
 GATES = {"lstm": 4, "gru": 3, "rnn": 1}
 MAX_THREADS = RNF_MAX_THREADS
-SAME_BYTES_SPLIT = RNF_SAME_BYTES_SPLIT  # bytes from which stale() asks for threads
+SAME_BYTES_SPLIT = RNF_SAME_BYTES_SPLIT  # a compare thread's least share; stale() asks from twice it
 STALE_MAX = RNF_DIFFERING_MAX  # pairs one stale() call takes
 ACT_CODES = {"sigmoid": 0, "hard_sigmoid": 1, "tanh": 2, "relu": 3, "identity": 4}
 
@@ -523,10 +523,12 @@ def stale(snaps, lives, threads):
     at most STALE_MAX, each with its snapshot (a C-contiguous array) or None.
     All pairs are compared in one C call without the GIL; threads() gives the
     threads to split them between, and is asked only where the bytes in all
-    reach SAME_BYTES_SPLIT (a smaller compare runs on the calling thread)."""
+    reach twice SAME_BYTES_SPLIT, where a team starts (rnf_memory_team: a
+    thread for each SAME_BYTES_SPLIT bytes; a smaller compare runs on the
+    calling thread)."""
     cdef _Pairs p
     cdef uint64_t mask = _pairs(&p, snaps, lives, "stale"), d
-    cdef int nth = threads() if p.total >= RNF_SAME_BYTES_SPLIT else 1
+    cdef int nth = threads() if p.total >= 2 * RNF_SAME_BYTES_SPLIT else 1
     with nogil:
         d = rnf_differing_bytes(p.m, p.pa, p.pb, p.nb, nth)
     return mask | _entries(&p, d)
