@@ -1,6 +1,8 @@
-"""Outputs and gradients are bitwise identical for 1 to 4 threads, on every
-kernel path, and on repeated calls (the Jordan network's own test is in
-test_jordan.py)."""
+"""Outputs and gradients are bitwise identical for 1 to 4 threads (and up to
+16, where the machine has the cores), on every kernel path, and on repeated
+calls (the Jordan network's own test is in test_jordan.py)."""
+import os
+
 import numpy as np
 import pytest
 
@@ -66,6 +68,35 @@ def test_layers_bitwise_across_threads_and_calls(cls):
     for other in runs[1:]:
         for a, b in zip(runs[0], other):
             assert a.tobytes() == b.tobytes()
+
+
+# Every core of the machine, not only the 1 to 4 threads above: on a machine
+# with more cores than CI's, a step is split many more ways (16 cores: 16
+# hidden units a thread at H 256, 4 batch rows a thread at B 64, threads
+# capped by rnf_call_threads at B 1). Counts up to the core count, at most 16.
+CORE_COUNTS = sorted({n for n in (1, 2, 3, 5, 8, 11, 16) if n <= (os.cpu_count() or 1)}
+                     | {min(os.cpu_count() or 1, 16)})
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+@pytest.mark.parametrize("cls", [rnnfast.LSTM, rnnfast.GRU, rnnfast.RNN])
+def test_layers_bitwise_on_every_core(arch, cls):
+    _kernels.set_arch(arch)
+    for dtype in (np.float32, np.float64):
+        for T, B, I, H in ((12, 1, 64, 256), (6, 64, 40, 96)):
+            x = np.random.default_rng(1).standard_normal((T, B, I)).astype(dtype)
+            for training in (False, True):
+                runs = []
+                for n in CORE_COUNTS:
+                    rnnfast.set_num_threads(n)
+                    m = cls(I, H, 2, bidirectional=True, dtype=dtype, seed=3)
+                    if not training:
+                        m.eval()
+                    y, _ = m(x)
+                    runs.append([y] if not training else
+                                [y, m.backward(np.sin(y)), *m.grads.values()])
+                for other in runs[1:]:
+                    assert all(a.tobytes() == b.tobytes() for a, b in zip(runs[0], other))
 
 
 # Inference at batch 1 and 2 on two or more threads projects the input lazily
