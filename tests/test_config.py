@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import rnnfast
-from rnnfast import _kernels
+from rnnfast import _kernels, _threads
 
 from conftest import ARCHS
 
@@ -58,3 +58,52 @@ def test_every_path_agrees_with_the_oracle():
 def test_unknown_arch_is_rejected():
     with pytest.raises(ValueError, match="unknown kernel path"):
         _kernels.set_arch("sse9")
+
+
+def _cgroup(tmp_path, line, files):
+    """A fake /sys/fs/cgroup under tmp_path and a /proc/self/cgroup naming line."""
+    for rel, text in files.items():
+        f = tmp_path / "sys" / rel
+        f.parent.mkdir(parents=True, exist_ok=True)
+        f.write_text(text)
+    (tmp_path / "self_cgroup").write_text(line + "\n")
+    return _threads.cpu_quota(str(tmp_path / "sys"), str(tmp_path / "self_cgroup"))
+
+
+@pytest.mark.parametrize("line,files,want", [
+    # cgroup v2: the smallest quota over the cgroup and its parents, rounded down
+    ("0::/a/b", {"a/b/cpu.max": "350000 100000", "a/cpu.max": "max 100000"}, 3),
+    ("0::/a/b", {"a/b/cpu.max": "max 100000", "a/cpu.max": "250000 100000",
+                 "cpu.max": "800000 100000"}, 2),
+    ("0::/", {"cpu.max": "50000 100000"}, 1),       # half a CPU: still one thread
+    ("0::/", {"cpu.max": "max 100000"}, None),      # no quota
+    ("0::/", {"cpu.max": "lots of CPUs"}, None),    # unreadable: no quota
+    ("0::/", {}, None),
+    # cgroup v1, the cpu controller mounted on its own or with cpuacct
+    ("4:cpu,cpuacct:/docker/x", {"cpu,cpuacct/docker/x/cpu.cfs_quota_us": "250000",
+                                 "cpu,cpuacct/docker/x/cpu.cfs_period_us": "100000"}, 2),
+    ("3:cpu:/", {"cpu/cpu.cfs_quota_us": "-1", "cpu/cpu.cfs_period_us": "100000"}, None),
+    ("5:memory:/m", {"memory/m/cpu.cfs_quota_us": "100000",
+                     "memory/m/cpu.cfs_period_us": "100000"}, None),  # not the cpu controller
+])
+def test_cpu_quota_reads_cgroup_limits(tmp_path, line, files, want):
+    assert _cgroup(tmp_path, line, files) == want
+
+
+def test_cpu_quota_without_proc_is_none(tmp_path):
+    assert _threads.cpu_quota(str(tmp_path), str(tmp_path / "missing")) is None
+
+
+@pytest.mark.parametrize("omp_env,quota", [(False, 1), (False, None), (True, 1)])
+def test_default_threads_stay_within_a_cpu_quota(monkeypatch, omp_env, quota):
+    """Without OMP_NUM_THREADS the default is capped at the quota; with it, or
+    with set_num_threads, the count asked for is kept."""
+    monkeypatch.setattr(_threads, "_quota_cache", [quota])
+    monkeypatch.setattr(_threads, "_OMP_ENV_SET", omp_env)
+    rnnfast.set_num_threads(None)
+    openmp = max(1, _kernels.max_threads()) if _kernels.openmp_enabled() else 1
+    assert rnnfast.get_num_threads() == (min(openmp, quota) if quota and not omp_env else openmp)
+    rnnfast.set_num_threads(3)
+    assert rnnfast.get_num_threads() == 3
+    rnnfast.set_num_threads(None)
+    assert rnnfast.show_config(file=io.StringIO())["cpu_quota"] == (quota or "none")
