@@ -74,8 +74,9 @@ uint64_t rnf_differing_part(int count, const void *const *a, const void *const *
                             const size_t *n, size_t lo, size_t hi);
 
 /* Threads for a pass over bytes of memory: one a RNF_SAME_BYTES_SPLIT bytes,
- * 1 to nthreads (dispatch.c). */
+ * 1 to nthreads, and no more than rnf_cpus() (dispatch.c). */
 int rnf_memory_team(size_t bytes, int nthreads);
+
 
 /* Thread tid's share [lo, hi) of n items: contiguous and balanced. */
 static inline void rnf_split(int64_t n, int nth, int tid, int64_t *lo, int64_t *hi)

@@ -241,18 +241,20 @@ static int rnf_bwd_batch_split(const rnf_desc *d, int nth, size_t es)
  *   float LSTM H96 (144 KB) 1.05 / 1.05 / 1.13 (1.13 / 1.16), GRU H96
  *   (108 KB) 1.00 / 1.05 / 1.03; double LSTM H64 (128 KB) 1.38 / - / 1.40.
  * Below H 64 one thread was 1.3x-1.9x faster. Rows split (no barrier a
- * step) keep every thread. Packed weights and results do not depend on the
- * thread count, so this changes no bits; RNNFAST_EXACT_THREADS=1 keeps the
- * count asked for (the tests use it to run the splits at small sizes).
+ * step) keep every thread. And no call runs on more threads than the
+ * process has CPUs (rnf_cpus). Packed weights and results do not depend on
+ * the thread count, so this changes no bits; RNNFAST_EXACT_THREADS=1 keeps
+ * the count asked for (the tests use it to run the splits at small sizes).
  */
 #define RNF_UNITS_MIN_WHH (48 * 1024)
 int rnf_call_threads(const rnf_desc *d)
 {
     if (rnf_check_desc(d) != RNF_OK) return 0;
-    const int n = d->nthreads;
-    if (n < 2) return n;
+    if (d->nthreads < 2) return d->nthreads;
     const char *e = getenv("RNNFAST_EXACT_THREADS");
-    if (e && *e && strcmp(e, "0") != 0) return n;
+    if (e && *e && strcmp(e, "0") != 0) return d->nthreads;
+    const int n = d->nthreads < rnf_cpus() ? d->nthreads : rnf_cpus();
+    if (n < 2) return n;
     const size_t es = d->dtype == RNF_F64 ? sizeof(double) : sizeof(float);
     const int rows = rnf_batch_split(d, n, es) && (!d->training || rnf_bwd_batch_split(d, n, es));
     if (rows) return n; /* no barrier a step */

@@ -2,6 +2,8 @@
 barrier a step, run on fewer threads than asked (rnf_call_threads in
 sequence.c); the results are the same bits. conftest.py sets
 RNNFAST_EXACT_THREADS=1 for the other tests; these unset it."""
+import os
+
 import numpy as np
 import pytest
 
@@ -28,13 +30,14 @@ def whh_bytes(cell, H, dtype):
 def test_unit_split_keeps_48_kb_of_w_hh_a_thread(reduced, cell, dtype):
     """Batches of 1 and 2 split their steps by units at 2 to 8 threads: each
     thread kept must have at least 48 KB of W_hh, and every thread that can
-    have that is kept."""
-    for nthreads in (2, 3, 8):
+    have that is kept, up to the machine's CPUs."""
+    for asked in (2, 3, 8):
+        nthreads = min(asked, _kernels.cpus())
         for B in (1, 2):
             last = 0
             for H in (1, 8, 31, 32, 64, 96, 128, 200, 256, 512):
                 for training in (False, True):
-                    n = _kernels.call_threads(cell, dtype, 10, B, H, H, nthreads=nthreads,
+                    n = _kernels.call_threads(cell, dtype, 10, B, H, H, nthreads=asked,
                                               training=training)
                     w = whh_bytes(cell, H, dtype)
                     assert 1 <= n <= nthreads
@@ -54,6 +57,20 @@ def test_row_splits_and_single_threads_keep_their_count(reduced, dtype):
     # the backward with peepholes splits by units whatever the batch
     assert _kernels.call_threads("lstm", dtype, 10, 16, 8, 8, nthreads=2, training=True,
                                  peephole=True) == 1
+
+
+@pytest.mark.parametrize("training", [False, True])
+def test_no_call_runs_on_more_threads_than_cpus(reduced, training):
+    """Threads beyond the CPUs would only wait at each step's barrier for one
+    that is off the CPU: a call that keeps every thread it can use stops at
+    the CPU count (and RNNFAST_EXACT_THREADS=1 still keeps what was asked)."""
+    cpus = _kernels.cpus()
+    assert 1 <= cpus <= (os.cpu_count() or cpus)
+    for B in (1, 64):  # split by units, and by rows
+        for asked in (cpus, cpus + 1, 4 * cpus + 3):
+            n = _kernels.call_threads("lstm", np.float32, 10, B, 512, 512, nthreads=asked,
+                                      training=training)
+            assert n == min(asked, cpus)
 
 
 def test_exact_threads_and_forced_splits_keep_the_count(monkeypatch):

@@ -453,6 +453,12 @@ def max_threads():
     return int(rnf_max_threads())
 
 
+def cpus():
+    """The CPUs the process may run on, as OpenMP counted them at the first
+    ask: no call runs on more threads."""
+    return int(rnf_cpus())
+
+
 def build_flags():
     return rnf_build_flags().decode()
 
