@@ -146,12 +146,11 @@ uint64_t rnf_differing_part(int count, const void *const *a, const void *const *
 
 /*
  * The threads worth a team for one pass over `bytes` of memory (a compare,
- * a pack): one for each RNF_SAME_BYTES_SPLIT bytes, at most nthreads (and
- * the CPUs, rnf_cpus), so
- * each thread's share pays for its start. A team of every thread asked for
- * also cost where a call's kernel runs on fewer (rnf_call_threads): the
- * threads it leaves idle fall asleep, and a team that needs them waits for
- * each to wake. Measured on a 16-core virtual machine (float32, T 100, B 1,
+ * a pack): one for each RNF_SAME_BYTES_SPLIT bytes, at most nthreads and the
+ * CPUs (rnf_cpus), so each thread's share pays for its start. A team of
+ * every thread asked for also cost where a call's kernel runs on fewer
+ * (rnf_call_threads): the threads it leaves idle fall asleep, and a team
+ * that needs them waits for each to wake. Measured on a 16-core virtual machine (float32, T 100, B 1,
  * H 128, training, medians of 10 calls): with a team of all threads the
  * forward with its weight compare took 0.45 ms on 5 threads (the kernel's
  * own count from 5 up) and 0.84 ms on 16 (LSTM), GRU 0.40 and 1.38 ms,
