@@ -41,6 +41,7 @@ def test_show_config_reports_path_threads_flags():
     assert cfg["simd_path"] in ("baseline", "avx2", "avx512")
     assert cfg["simd_path"] in cfg["simd_paths_available"]
     assert "-march=native" not in cfg["build_flags"]
+    assert cfg["cpus"] == _kernels.cpus() >= 1
     text = buf.getvalue()
     assert "simd_path" in text and "num_threads" in text and "build_flags" in text
 

@@ -101,7 +101,8 @@ def set_num_threads(n: Optional[int]) -> None:
     which is OMP_NUM_THREADS if set, else all cores, or as many as a CPU quota
     gives in full, if fewer: cpu_quota()). A call whose steps
     are too small to pay for a barrier each runs on fewer (README, "How it
-    is built"; RNNFAST_EXACT_THREADS=1 keeps n); the bits are the same."""
+    is built"), and none on more than the process has CPUs
+    (RNNFAST_EXACT_THREADS=1 keeps n); the bits are the same."""
     global _num_threads
     if n is None:
         _num_threads = None
@@ -158,6 +159,7 @@ def show_config(file: Any = None) -> Dict[str, Any]:
         "simd_paths_available": paths,
         "openmp": _kernels.openmp_enabled(),
         "num_threads": get_num_threads(),
+        "cpus": _kernels.cpus(),
         "cpu_quota": _quota() or "none",
         "build_flags": _kernels.build_flags(),
         "numpy": __import__("numpy").__version__,
