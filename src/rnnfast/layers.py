@@ -195,13 +195,13 @@ class _Recurrent(Module):
             h0=None if h0 is None else h0[k], c0=None if c0 is None else c0[k],
             peephole=peep, seq_lengths=lens, reverse=d == 1, keep_tape=train, **opts)
         packed = self._packed((l, d), self._cell, call.w_ih, call.w_hh)
-        if trust and verify is None:  # a snapshot was missing: compared now
-            return lambda n: (functional._forward(
-                call, copy_x=l == 0, copy_w=False, packed=packed, nthreads=n), 0)
         # Layer 0's x belongs to the caller: the tape copies it. Later inputs
         # are this call's own outputs, zero at padded steps.
-        return lambda n: functional._forward(call, copy_x=l == 0, copy_w=False, packed=packed,
-                                             nthreads=n, verify=verify)
+        run = lambda n: functional._forward(  # noqa: E731
+            call, copy_x=l == 0, copy_w=False, packed=packed, nthreads=n, verify=verify)
+        if trust and verify is None:  # a snapshot was missing: compared now
+            return lambda n: (run(n), 0)
+        return run
 
     def _dropout_mask(self, shape) -> np.ndarray:
         keep = 1.0 - self.dropout
