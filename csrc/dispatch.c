@@ -150,20 +150,21 @@ uint64_t rnf_differing_part(int count, const void *const *a, const void *const *
  * CPUs (rnf_cpus), so each thread's share pays for its start. A team of
  * every thread asked for also cost where a call's kernel runs on fewer
  * (rnf_call_threads): the threads it leaves idle fall asleep, and a team
- * that needs them waits for each to wake. Measured on a 16-core virtual machine (float32, T 100, B 1,
- * H 128, training, medians of 10 calls): with a team of all threads the
- * forward with its weight compare took 0.45 ms on 5 threads (the kernel's
- * own count from 5 up) and 0.84 ms on 16 (LSTM), GRU 0.40 and 1.38 ms,
- * while the kernel alone (eval) took no longer on 16 than on 5; with these
- * teams, 0.56 ms on 16 (LSTM) and 0.42 ms (GRU), as on 5. A whole LSTM
- * training call on 16 threads took 1.46 ms and 5.8 ms in two runs before,
- * 1.34 ms after (2.1 ms on 1 thread). Two cores: the same times (7 cases,
- * medians of 8 interleaved runs, ratios 0.99-1.01).
+ * that needs them waits for each to wake. Measured on a 16-core virtual
+ * machine (float32, T 100, B 1, H 128, training, medians of 10 calls):
+ * with a team of all threads the forward with its weight compare took
+ * 0.45 ms on 5 threads (the kernel's own count from 5 up) and 0.84 ms on
+ * 16 (LSTM), GRU 0.40 and 1.38 ms, while the kernel alone (eval) took no
+ * longer on 16 than on 5; with these teams, 0.56 ms on 16 (LSTM) and
+ * 0.42 ms (GRU), as on 5. A whole LSTM training call on 16 threads took
+ * 1.46 ms and 5.8 ms in two runs before, 1.34 ms after (2.1 ms on 1
+ * thread). Two cores: the same times (7 cases, medians of 8 interleaved
+ * runs, ratios 0.99-1.01).
  */
 int rnf_memory_team(size_t bytes, int nthreads)
 {
     const size_t k = bytes / RNF_SAME_BYTES_SPLIT;
-    const int n = nthreads < rnf_cpus() ? nthreads : rnf_cpus();
+    const int cpus = rnf_cpus(), n = nthreads < cpus ? nthreads : cpus;
     return k < 2 ? 1 : (k < (size_t)n ? (int)k : n);
 }
 

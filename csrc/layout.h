@@ -77,7 +77,6 @@ uint64_t rnf_differing_part(int count, const void *const *a, const void *const *
  * 1 to nthreads, and no more than rnf_cpus() (dispatch.c). */
 int rnf_memory_team(size_t bytes, int nthreads);
 
-
 /* Thread tid's share [lo, hi) of n items: contiguous and balanced. */
 static inline void rnf_split(int64_t n, int nth, int tid, int64_t *lo, int64_t *hi)
 {

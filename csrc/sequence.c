@@ -253,7 +253,7 @@ int rnf_call_threads(const rnf_desc *d)
     if (d->nthreads < 2) return d->nthreads;
     const char *e = getenv("RNNFAST_EXACT_THREADS");
     if (e && *e && strcmp(e, "0") != 0) return d->nthreads;
-    const int n = d->nthreads < rnf_cpus() ? d->nthreads : rnf_cpus();
+    const int cpus = rnf_cpus(), n = d->nthreads < cpus ? d->nthreads : cpus;
     if (n < 2) return n;
     const size_t es = d->dtype == RNF_F64 ? sizeof(double) : sizeof(float);
     const int rows = rnf_batch_split(d, n, es) && (!d->training || rnf_bwd_batch_split(d, n, es));
