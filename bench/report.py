@@ -150,6 +150,13 @@ def markdown(rows) -> str:
     return "\n".join(out)
 
 
+def caption(rows) -> str:
+    """The run's setup in a line: dtype, threads, kernel path and CPU (one
+    machine kind can come with different CPUs, whose ratios differ)."""
+    r = rows[0]
+    return f"{r['dtype']}, {r['threads']} threads, {r['simd_path']}, {r['cpu']}"
+
+
 COLORS = {"rnnfast": "#1f77b4", "onnxruntime": "#2ca02c", "torch": "#d62728", "numpy": "#7f7f7f"}
 
 
@@ -188,9 +195,8 @@ def plot(rows, path):
     handles = [plt.Rectangle((0, 0), 1, 1, color=c) for c in COLORS.values()]
     fig.legend(handles, list(COLORS), loc="upper center", bbox_to_anchor=(0.5, 0.965),
                ncol=len(COLORS), frameon=False)
-    cfg = rnnfast.show_config(file=open(os.devnull, "w"))
-    fig.suptitle(f"rnnfast {cfg['version']} vs peers: {rows[0]['dtype']}, {rows[0]['threads']} "
-                 f"threads, {cfg['simd_path']} (median of medians)", y=0.995, fontsize=10)
+    fig.suptitle(f"rnnfast {rnnfast.__version__} vs peers: {caption(rows)} (median of medians)",
+                 y=0.995, fontsize=10)
     fig.tight_layout(rect=(0, 0, 1, 0.92))
     fig.savefig(path, dpi=110)
     print(f"plot: {path}")
@@ -211,17 +217,18 @@ def main(argv=None):
     args = ap.parse_args(argv)
     if args.quick:
         args.repeats, args.budget, args.rounds = 3, 0.5, 1
-    rnnfast.show_config()
+    cfg = rnnfast.show_config()
     print()
     rows = run(args)
     for r in rows:
-        r.update(dtype=args.dtype, threads=args.threads)
+        r.update(dtype=args.dtype, threads=args.threads, simd_path=cfg["simd_path"],
+                 cpu=cfg["cpu"])
 
     os.makedirs(args.out, exist_ok=True)
     with open(os.path.join(args.out, "report.json"), "w") as f:
         json.dump(rows, f, indent=1)
     with open(os.path.join(args.out, "report.md"), "w") as f:
-        f.write(markdown(rows) + "\n")
+        f.write(f"{caption(rows)}\n\n{markdown(rows)}\n")
     plot(rows, os.path.join(args.out, "report.png"))
     return 0
 

@@ -69,7 +69,10 @@ def main(argv=None) -> int:
                     median_time(fns[T, B, H, dtype], args.repeats, args.budget))
     rnnfast.set_num_threads(None)
     mode = "train" if args.train else "forward"
-    print(f"{args.cell} {mode}, medians of {args.rounds} rounds (ms)")
+    with open(os.devnull, "w") as quiet:
+        cfg = rnnfast.show_config(file=quiet)
+    print(f"{args.cell} {mode} on {cfg['cpu']}, {cfg['simd_path']}: medians of {args.rounds} "
+          "rounds (ms)")
     print(f"{'T':>4} {'B':>4} {'I=H':>5} {'f32 1 thr':>10} "
           + "".join(f"{f'f32 {k} thr':>11}" for k in ns)
           + f" {f'f64 {n} thr':>10} " + "".join(f"{f'1->{k} thr':>10}" for k in ns)

@@ -5,6 +5,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "kernels/kernels.h"
 #include "layout.h"
@@ -120,6 +121,23 @@ int rnf_cpus(void)
     v = omp_get_num_procs();
 #endif
     if (v < 1) v = 1;
+    atomic_store_explicit(&cached, v, memory_order_relaxed);
+    return v;
+}
+
+/* Bytes of one core's L2 cache, as the C library reports it (glibc reads
+ * CPUID), or 1 MiB where it does not say; asked once. The batch-row split
+ * and the input projection's blocking are chosen by it. */
+int64_t rnf_l2_bytes(void)
+{
+    static _Atomic int64_t cached = 0;
+    int64_t v = atomic_load_explicit(&cached, memory_order_relaxed);
+    if (v > 0) return v;
+    v = 0;
+#ifdef _SC_LEVEL2_CACHE_SIZE
+    v = (int64_t)sysconf(_SC_LEVEL2_CACHE_SIZE);
+#endif
+    if (v < 64 * 1024) v = 1 << 20; /* 0, -1, or not a real L2 */
     atomic_store_explicit(&cached, v, memory_order_relaxed);
     return v;
 }

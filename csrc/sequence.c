@@ -8,7 +8,6 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "kernels/kernels.h"
 #include "layout.h"
@@ -165,22 +164,6 @@ static inline void rnf_prefetch_line(const void *p)
 #else
     __builtin_prefetch(p, 0, 3);
 #endif
-}
-
-/* Bytes of one core's L2 cache, as the C library reports it (glibc reads
- * CPUID), or 1 MiB where it does not say; asked once. */
-static int64_t rnf_l2_bytes(void)
-{
-    static _Atomic int64_t cached = 0;
-    int64_t v = atomic_load_explicit(&cached, memory_order_relaxed);
-    if (v > 0) return v;
-    v = 0;
-#ifdef _SC_LEVEL2_CACHE_SIZE
-    v = (int64_t)sysconf(_SC_LEVEL2_CACHE_SIZE);
-#endif
-    if (v < 64 * 1024) v = 1 << 20; /* 0, -1, or not a real L2 */
-    atomic_store_explicit(&cached, v, memory_order_relaxed);
-    return v;
 }
 
 /*

@@ -44,6 +44,37 @@ def test_show_config_reports_path_threads_flags():
     assert cfg["cpus"] == _kernels.cpus() >= 1
     text = buf.getvalue()
     assert "simd_path" in text and "num_threads" in text and "build_flags" in text
+    assert "cpu" in text and "l2_cache_bytes" in text
+    assert isinstance(cfg["cpu"], str) and cfg["cpu"]
+
+
+def test_l2_bytes_is_what_the_c_library_says():
+    l2 = _kernels.l2_bytes()
+    try:
+        told = os.sysconf("SC_LEVEL2_CACHE_SIZE")
+    except (ValueError, OSError):  # this platform's Python does not know the name
+        told = 0
+    # glibc's answer where it is a real L2, else the documented 1 MiB
+    assert l2 == (told if told >= 64 * 1024 else 1 << 20)
+    assert rnnfast.show_config(file=io.StringIO())["l2_cache_bytes"] == l2
+
+
+def test_cpu_model_read_from_cpuinfo(tmp_path):
+    from rnnfast._threads import _cpu_model
+
+    info = tmp_path / "cpuinfo"
+    info.write_text("processor\t: 0\nvendor_id\t: X\ncpu family\t: 25\nmodel\t\t: 17\n"
+                    "model name\t:  Example  CPU 9000 \n"
+                    "processor\t: 1\ncpu family\t: 6\nmodel name\t: Other\n")
+    assert _cpu_model(str(info)) == "Example CPU 9000 (family 25, model 17)"
+    info.write_text("processor\t: 0\nmodel name\t: Example CPU 9000\n")  # no numbers
+    assert _cpu_model(str(info)) == "Example CPU 9000"
+    import platform
+
+    fallback = platform.processor() or "unknown"
+    info.write_text("processor\t: 0\nmodel name\t:\n")  # named nowhere
+    assert _cpu_model(str(info)) == fallback
+    assert _cpu_model(str(tmp_path / "missing")) == fallback
 
 
 def test_every_path_agrees_with_the_oracle():

@@ -207,6 +207,8 @@ int rnf_openmp_enabled(void);         /* 1 if built with OpenMP */
 int rnf_max_threads(void);            /* omp_get_max_threads(), or 1 */
 int rnf_cpus(void);                   /* CPUs the process may run on, counted once: no call
                                          runs on more threads (rnf_call_threads) */
+int64_t rnf_l2_bytes(void);           /* one core's L2 cache, as the C library reports it
+                                         (1 MiB where it does not), read once */
 const char *rnf_build_flags(void);    /* C flags the library was compiled with */
 /* 1 if the n bytes at a and b are equal (memcmp); from twice
  * RNF_SAME_BYTES_SPLIT bytes on, compared in parts on up to nthreads threads,

@@ -130,6 +130,7 @@ cdef extern from "rnnfast.h" nogil:
     int rnf_openmp_enabled()
     int rnf_max_threads()
     int rnf_cpus()
+    int64_t rnf_l2_bytes()
     const char *rnf_build_flags()
     uint64_t rnf_differing_bytes(int count, const void *const *a, const void *const *b,
                                  const size_t *n, int nthreads)

@@ -459,6 +459,12 @@ def cpus():
     return int(rnf_cpus())
 
 
+def l2_bytes():
+    """One core's L2 cache in bytes, as the C library reports it (1 MiB
+    where it does not): the kernels choose some splits and blockings by it."""
+    return int(rnf_l2_bytes())
+
+
 def build_flags():
     return rnf_build_flags().decode()
 

@@ -147,14 +147,36 @@ def for_call() -> int:
     return n
 
 
+def _cpu_model(cpuinfo: str = "/proc/cpuinfo") -> str:
+    """The processor's name, from Linux's cpuinfo ("model name", with the
+    family and model numbers, which a virtual machine's bare "AMD EPYC"
+    leaves out), else what the platform module says, else "unknown".
+    Timings from machines of one kind differ by CPU; a report names it."""
+    first: Dict[str, str] = {}
+    for line in (_read(cpuinfo) or "").splitlines():
+        key, _, value = line.partition(":")
+        first.setdefault(key.strip(), " ".join(value.split()))
+    name = first.get("model name")
+    if name:
+        if first.get("cpu family") and first.get("model"):
+            name += f" (family {first['cpu family']}, model {first['model']})"
+        return name
+    import platform
+
+    return platform.processor() or "unknown"
+
+
 def show_config(file: Any = None) -> Dict[str, Any]:
     """Print (to file, default stdout) and return the build and run-time setup:
-    version, SIMD path chosen at run time, OpenMP and threads, build flags."""
+    version, CPU and its L2 cache, SIMD path chosen at run time, OpenMP and
+    threads, build flags."""
     from . import __version__
 
     paths = [p for p in ("avx512", "avx2", "baseline") if _kernels.arch_supported(p)]
     cfg = {
         "version": __version__,
+        "cpu": _cpu_model(),
+        "l2_cache_bytes": _kernels.l2_bytes(),
         "simd_path": _kernels.arch_name(),
         "simd_paths_available": paths,
         "openmp": _kernels.openmp_enabled(),
