@@ -142,6 +142,27 @@ int64_t rnf_l2_bytes(void)
     return v;
 }
 
+/* The batch rows a thread needs before its share of a step's product keeps
+ * up with all of W_hh streamed from L3 each step (rnf_batch_split). Each
+ * W_hh line feeds as many multiply-adds as the thread has rows, so this is
+ * the cores' multiply-add rate over what L3 gives one core, a ratio the
+ * vendor sets: 32 on the Intel Xeon measured (two 512-bit FMA units a core,
+ * 245 GFLOP/s on registers), 4 on the AMD EPYC (Zen 4: 256-bit units, 117
+ * GFLOP/s a core, and its L3 keeps up; measured in sequence.c). Read once. */
+int rnf_l3_rows_min(void)
+{
+    static _Atomic int cached = 0;
+    int v = atomic_load_explicit(&cached, memory_order_relaxed);
+    if (v > 0) return v;
+    v = 32;
+#if defined(RNF_HAVE_X86_KERNELS) && (defined(__GNUC__) || defined(__clang__))
+    __builtin_cpu_init();
+    if (__builtin_cpu_is("amd")) v = 4;
+#endif
+    atomic_store_explicit(&cached, v, memory_order_relaxed);
+    return v;
+}
+
 #ifndef RNF_BUILD_FLAGS
 #define RNF_BUILD_FLAGS "unknown"
 #endif

@@ -172,16 +172,24 @@ static inline void rnf_prefetch_line(const void *p)
  * barrier ends every step, since every unit's next step needs all of h), or
  * by batch rows (each thread steps its own rows through every unit, reading
  * all of W_hh, with no barrier at all). Rows win when all of W_hh fits in a
- * core's L2, or when a thread has enough rows (32) for the product to keep
- * up with W_hh streamed from L3; they lose otherwise. Measured with a 2 MiB
- * L2 (2 threads, T 100, B 16, I = H, medians of 3 alternating runs, units
- * time over rows time), forward / training:
+ * core's L2, or when a thread has enough rows (rnf_l3_rows_min) for the
+ * product to keep up with W_hh streamed from L3; they lose otherwise.
+ * Measured on an Intel Xeon with a 2 MiB L2 (2 threads, T 100, B 16, I = H,
+ * medians of 3 alternating runs, units time over rows time), forward /
+ * training:
  *   float:  GRU H320 (1.2 MiB) 1.16 / 1.15, LSTM H320 (1.6 MiB) 1.09 / 1.12,
  *           GRU H416 (1.98 MiB) 1.04 / 1.04; GRU H448 (2.3 MiB) 0.95 / 0.98,
  *           LSTM H384 (2.3 MiB) 0.95 / 0.98, LSTM H512 (4 MiB) - / 0.93;
  *   double: GRU H256 (1.5 MiB) 1.09 / 1.08, LSTM H192 (1.1 MiB) 1.09 / 1.15;
  *           LSTM H256 (2 MiB) 0.985 / 1.02, RNN H512 (2 MiB) 0.99 / -;
- * at B 64, where a thread has 32 rows: H128 1.20, LSTM H512 1.06. Every
+ * at B 64, where a thread has 32 rows: H128 1.20, LSTM H512 1.06. On an
+ * AMD EPYC (Zen 4, 1 MiB L2; 5-9 rounds of both splits in one process,
+ * float unless marked): rows won from 4 rows a thread, where W_hh does not
+ * fit: LSTM B16 H256 (1 MiB) 1.15 / 1.16, double 1.23; double GRU B16 H256
+ * 1.19 / 1.03; LSTM B16 H512 1.13 / 1.08, B8 H256 1.15, B12 H384 1.01; GRU
+ * B8 H384 1.10, B16 H512 1.02; RNN B16 H512 1.04; double LSTM B8 H256
+ * 1.02; a tie at 3 rows (LSTM B6 H256 0.99) and at RNN B8 H1024 (0.995).
+ * The AVX2 kernels there too: LSTM B8 H256 1.24, B16 1.02. Every
  * element is computed by the same chain either way, so the choice never
  * changes the bits. RNNFAST_SPLIT=units or =rows forces one (rows only where
  * each thread has at least 3 rows, so the products keep the row-blocked
@@ -195,7 +203,7 @@ static int rnf_batch_split(const rnf_desc *d, int nth, size_t es)
     if (e && strcmp(e, "rows") == 0) return 1;
     const double w_hh = (double)rnf_gates(d->cell) * (double)d->hidden_size *
                         (double)d->hidden_size * (double)es;
-    return w_hh < (double)rnf_l2_bytes() || d->batch >= 32 * (int64_t)nth;
+    return w_hh < (double)rnf_l2_bytes() || d->batch >= rnf_l3_rows_min() * (int64_t)nth;
 }
 
 /* Whether the backward time loop splits its steps by batch rows: as the

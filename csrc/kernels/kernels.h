@@ -94,5 +94,6 @@ extern const rnf_kernels rnf_kernels_avx2;
 extern const rnf_kernels rnf_kernels_avx512;
 
 const rnf_kernels *rnf_active_kernels(void);
+int rnf_l3_rows_min(void); /* dispatch.c: rows a thread needs to stream W_hh from L3 */
 
 #endif
