@@ -104,6 +104,17 @@ int rnf_max_threads(void)
 #endif
 }
 
+/* What the machine says, asked once and kept: every racing first caller
+ * computes the same (positive) answer. */
+static int64_t rnf_once(_Atomic int64_t *cached, int64_t (*ask)(void))
+{
+    int64_t v = atomic_load_explicit(cached, memory_order_relaxed);
+    if (v > 0) return v;
+    v = ask();
+    atomic_store_explicit(cached, v, memory_order_relaxed);
+    return v;
+}
+
 /*
  * The CPUs this process may run on (OpenMP's count, from its affinity mask),
  * asked once: a call sizes its workspace for its thread count and then runs
@@ -112,34 +123,37 @@ int rnf_max_threads(void)
  * is off the CPU (3 threads on 2 cores: LSTM, T 100, B 16, H 256 took 37.9 ms
  * against 9.45 on 2), and results do not depend on the count.
  */
-int rnf_cpus(void)
+static int64_t ask_cpus(void)
 {
-    static _Atomic int cached = 0;
-    int v = atomic_load_explicit(&cached, memory_order_relaxed);
-    if (v > 0) return v;
+    int v = 0;
 #ifdef _OPENMP
     v = omp_get_num_procs();
 #endif
-    if (v < 1) v = 1;
-    atomic_store_explicit(&cached, v, memory_order_relaxed);
-    return v;
+    return v < 1 ? 1 : v;
+}
+
+int rnf_cpus(void)
+{
+    static _Atomic int64_t cached = 0;
+    return (int)rnf_once(&cached, ask_cpus);
 }
 
 /* Bytes of one core's L2 cache, as the C library reports it (glibc reads
  * CPUID), or 1 MiB where it does not say; asked once. The batch-row split
  * and the input projection's blocking are chosen by it. */
-int64_t rnf_l2_bytes(void)
+static int64_t ask_l2_bytes(void)
 {
-    static _Atomic int64_t cached = 0;
-    int64_t v = atomic_load_explicit(&cached, memory_order_relaxed);
-    if (v > 0) return v;
-    v = 0;
+    int64_t v = 0;
 #ifdef _SC_LEVEL2_CACHE_SIZE
     v = (int64_t)sysconf(_SC_LEVEL2_CACHE_SIZE);
 #endif
-    if (v < 64 * 1024) v = 1 << 20; /* 0, -1, or not a real L2 */
-    atomic_store_explicit(&cached, v, memory_order_relaxed);
-    return v;
+    return v < 64 * 1024 ? 1 << 20 : v; /* 0, -1, or not a real L2 */
+}
+
+int64_t rnf_l2_bytes(void)
+{
+    static _Atomic int64_t cached = 0;
+    return rnf_once(&cached, ask_l2_bytes);
 }
 
 /* The batch rows a thread needs before its share of a step's product keeps
@@ -147,20 +161,21 @@ int64_t rnf_l2_bytes(void)
  * W_hh line feeds as many multiply-adds as the thread has rows, so this is
  * the cores' multiply-add rate over what L3 gives one core, a ratio the
  * vendor sets: 32 on the Intel Xeon measured (two 512-bit FMA units a core,
- * 245 GFLOP/s on registers), 4 on the AMD EPYC (Zen 4: 256-bit units, 117
- * GFLOP/s a core, and its L3 keeps up; measured in sequence.c). Read once. */
-int rnf_l3_rows_min(void)
+ * 245 GFLOP/s on registers) and on CPUs not known, 4 on the AMD EPYC (Zen 4:
+ * 256-bit units, 117 GFLOP/s a core; measured in sequence.c). */
+static int64_t ask_l3_rows_min(void)
 {
-    static _Atomic int cached = 0;
-    int v = atomic_load_explicit(&cached, memory_order_relaxed);
-    if (v > 0) return v;
-    v = 32;
 #if defined(RNF_HAVE_X86_KERNELS) && (defined(__GNUC__) || defined(__clang__))
     __builtin_cpu_init();
-    if (__builtin_cpu_is("amd")) v = 4;
+    if (__builtin_cpu_is("amd")) return 4;
 #endif
-    atomic_store_explicit(&cached, v, memory_order_relaxed);
-    return v;
+    return 32;
+}
+
+int rnf_l3_rows_min(void)
+{
+    static _Atomic int64_t cached = 0;
+    return (int)rnf_once(&cached, ask_l3_rows_min);
 }
 
 #ifndef RNF_BUILD_FLAGS
