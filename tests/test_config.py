@@ -44,8 +44,8 @@ def test_show_config_reports_path_threads_flags():
     assert cfg["cpus"] == _kernels.cpus() >= 1
     text = buf.getvalue()
     assert "simd_path" in text and "num_threads" in text and "build_flags" in text
-    assert "cpu" in text and "l2_cache_bytes" in text
-    assert isinstance(cfg["cpu"], str) and cfg["cpu"]
+    assert isinstance(cfg["cpu"], str) and cfg["cpu"] and f"cpu: {cfg['cpu']}" in text
+    assert f"l2_cache_bytes: {_kernels.l2_bytes()}" in text
 
 
 def test_l2_bytes_is_what_the_c_library_says():
