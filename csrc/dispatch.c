@@ -160,9 +160,10 @@ int64_t rnf_l2_bytes(void)
  * up with all of W_hh streamed from L3 each step (rnf_batch_split). Each
  * W_hh line feeds as many multiply-adds as the thread has rows, so this is
  * the cores' multiply-add rate over what L3 gives one core, a ratio the
- * vendor sets: 32 on the Intel Xeon measured (two 512-bit FMA units a core,
- * 245 GFLOP/s on registers) and on CPUs not known, 4 on the AMD EPYC (Zen 4:
- * 256-bit units, 117 GFLOP/s a core; measured in sequence.c). */
+ * vendor sets: 32 on the 2 MiB-L2 host first measured (two 512-bit FMA
+ * units a core, 245 GFLOP/s on registers: an Intel Xeon, by those) and on
+ * CPUs not known, 4 on the AMD EPYC (Zen 4: 256-bit units, 117 GFLOP/s a
+ * core; measured in sequence.c). */
 static int64_t ask_l3_rows_min(void)
 {
 #if defined(RNF_HAVE_X86_KERNELS) && (defined(__GNUC__) || defined(__clang__))

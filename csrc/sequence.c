@@ -174,9 +174,9 @@ static inline void rnf_prefetch_line(const void *p)
  * all of W_hh, with no barrier at all). Rows win when all of W_hh fits in a
  * core's L2, or when a thread has enough rows (rnf_l3_rows_min) for the
  * product to keep up with W_hh streamed from L3; they lose otherwise.
- * Measured on an Intel Xeon with a 2 MiB L2 (2 threads, T 100, B 16, I = H,
- * medians of 3 alternating runs, units time over rows time), forward /
- * training:
+ * Measured on a host with a 2 MiB L2 and two 512-bit FMA units a core (an
+ * Intel Xeon, by those; 2 threads, T 100, B 16, I = H, medians of 3
+ * alternating runs, units time over rows time), forward / training:
  *   float:  GRU H320 (1.2 MiB) 1.16 / 1.15, LSTM H320 (1.6 MiB) 1.09 / 1.12,
  *           GRU H416 (1.98 MiB) 1.04 / 1.04; GRU H448 (2.3 MiB) 0.95 / 0.98,
  *           LSTM H384 (2.3 MiB) 0.95 / 0.98, LSTM H512 (4 MiB) - / 0.93;
