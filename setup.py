@@ -76,8 +76,13 @@ class BuildExt(build_ext):
         super().build_extensions()
 
 
+# The headers the C sources include (the drivers and kernels are templates
+# in headers): build_ext rebuilds when one is newer than the module.
+HEADERS = sorted(os.path.join(d, f) for d, _, fs in os.walk("csrc") for f in fs if f.endswith(".h"))
+
 ext = Extension(
     "rnnfast._kernels",
+    depends=HEADERS + [os.path.join("csrc", "kernels", "gemm_isa.c")],
     sources=[
         "src/rnnfast/_kernels.pyx",
         "csrc/sequence.c",
