@@ -153,6 +153,8 @@ static int rnf_verify_some(rnf_verify *v, size_t max)
  * double LSTM B1 H128 2.6 %, GRU 3 %; float RNN B1 H128 and H256, LSTM B1
  * H64: within the noise). */
 #define RNF_LAZY_ROWS_MIN 6
+/* The most projection jobs a step's one-row product takes beside it */
+#define RNF_SIDE_JOBS 16
 
 /* Ask for the line at p. An asm statement on x86: gcc 12 at -O2 deleted
  * prefetch_rows' loops when written with __builtin_prefetch (it treats a
@@ -273,10 +275,28 @@ int rnf_call_threads(const rnf_desc *d)
  * H64 6 %; GRU H128 B2 5 %; double B1 H128 LSTM 7-10 %, GRU 12 %; LSTM
  * H256 B1 and B2 0-6 % (within the noise). Not taken: LSTM H512 B1 10 %
  * and B2 18 % slower; B4 and B16 no faster, or slower.
+ * The work goes in jobs (sequence_tmpl.h, lazy_take): a block of up to
+ * side_mr rows of a unit against one panel. At batch 1 the step's own
+ * product, bound by L2 bandwidth, runs jobs beside it in its k loop
+ * (gemv_side), where the FMA units had time to spare; then one thread
+ * gains as well, where the jobs have as many rows as a unit's minimum
+ * (side_mr, 0 for none: the AVX-512 kernels' 6; the AVX2 kernels' 3 lost).
+ * On an AMD EPYC (Zen 4; T 100, I = H, float unless marked, one process
+ * switching between jobs beside the product and jobs only in the waits,
+ * 9-40 rounds, time without over time with): 2 threads, LSTM H96 / H128 /
+ * H256 1.12 / 1.08 / 1.09-1.10, GRU H128 / H192 / H256 1.07 / 1.12 / 1.12,
+ * RNN H256 / H512 1.06 / 1.10, double LSTM H128 1.07, GRU H128 1.09; one
+ * thread (against the chunk at once): LSTM H64 / H96 / H128 1.08 / 1.11 /
+ * 1.08, GRU H64 / H128 / H192 1.06 / 1.12 / 1.09, RNN H128 / H256 1.12 /
+ * 1.10, double LSTM H128 1.08. Jobs of 3 or 4 rows (more jobs a step, each
+ * reading its panel again) lost on 2 threads: 0.82-0.87 of 6 rows' speed. The
+ * AVX2 kernels (16 registers: jobs of 3 rows), 2 threads: LSTM 1.06, GRU
+ * 1.04, double LSTM 1.07; one thread: 0.94, 0.95, 0.85 (not taken).
  */
-static int64_t rnf_lazy_rows(const rnf_desc *d, int nth, size_t es)
+static int64_t rnf_lazy_rows(const rnf_desc *d, int nth, size_t es, int side_mr)
 {
-    if (nth < 2 || d->training || d->batch > 2) return 0;
+    if (d->training || d->batch > 2) return 0;
+    if (nth < 2 && !(d->batch == 1 && side_mr >= RNF_LAZY_ROWS_MIN)) return 0;
     const int64_t w = (d->hidden_size + nth - 1) / nth; /* about a thread's units */
     const int64_t slice = rnf_gates(d->cell) * w * d->input_size * (int64_t)es;
     if (slice > RNF_LAZY_SLICE_MAX) return 0;

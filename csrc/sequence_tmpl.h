@@ -20,6 +20,7 @@
 #define RNF_SYNC() rnf_barrier_wait(bar, nth, tid, &reached)
 #define CELLP RNF_CAT(rnf_cellp_, SFX)
 #define OPS RNF_CAT(rnf_ops_, SFX)
+#define JOB RNF_CAT(rnf_job_, SFX)
 
 /* Time index of step s for a row of length len. */
 static inline int64_t FN(time_of)(int reverse, int64_t len, int64_t s)
@@ -104,12 +105,13 @@ static void FN(pack_backward)(const OPS *o, int64_t GH, int64_t H, int64_t I, co
  * the panels in memory order: with three rows or more straight into hw
  * (gemm_gates); with one or two, where each gate alone would give too few
  * independent multiply-add chains, as one plain product into the thread's
- * buffer hwt, copied out. A part of the gates (the original GRU's) is
- * computed gate by gate. The bits are the same every way.
+ * buffer hwt, copied out; with one, the nj jobs run beside it (gemv_side).
+ * A part of the gates (the original GRU's) is computed gate by gate. The
+ * bits are the same every way.
  */
 static void FN(recurrent)(const OPS *o, int64_t M, int64_t G, int64_t ng, int64_t g0, int64_t H,
                           int64_t w, const REAL *A, int64_t lda, const REAL *whh_t, REAL *hwt,
-                          REAL *hw, int64_t ldh)
+                          REAL *hw, int64_t ldh, const JOB *jobs, int nj)
 {
     const int64_t nr = o->nr;
     if (M > 2 && ng == G) {
@@ -122,7 +124,10 @@ static void FN(recurrent)(const OPS *o, int64_t M, int64_t G, int64_t ng, int64_
         return;
     }
     const int64_t np = (w + nr - 1) / nr, ldt = np * G * nr;
-    o->gemm(M, ldt, H, A, lda, 1, whh_t, H, hwt, ldt, 0, NULL);
+    if (M == 1)
+        o->gemv_side(ldt, H, A, whh_t, H, hwt, jobs, nj);
+    else
+        o->gemm(M, ldt, H, A, lda, 1, whh_t, H, hwt, ldt, 0, NULL);
     for (int64_t m = 0; m < M; ++m)
         for (int64_t q = 0; q < np; ++q)
             for (int64_t g = 0; g < G; ++g)
@@ -191,24 +196,52 @@ static void FN(project)(const OPS *o, int64_t G, int64_t GH, int64_t H, int64_t 
 
 /* A lazy projection (rnf_lazy_rows): of a chunk's rows, the first `done`
  * in the order the steps use them have all G gates; of the next unit of R
- * rows, gates [0, gate). */
+ * rows, gates [0, gate), and of gate `gate` the first `job` jobs. */
 typedef struct {
     const REAL *x; /* the chunk's input rows, in time order */
-    int64_t rows, done, gate, R;
+    int64_t rows, done, gate, job, R;
     int reverse; /* steps use the rows from the last */
 } FN(lazy);
 
-/* Project the next unit: its R rows (fewer at the chunk's end) through the
- * next gate, own columns [j0, j1). */
-static void FN(lazy_unit)(const OPS *o, FN(lazy) *z, int64_t G, int64_t GH, int64_t H,
-                          int64_t I, const REAL *wih_t, const REAL *bias_x, int64_t j0,
-                          int64_t j1, REAL *xw)
+/* Take the next job of a lazy projection into jb: a block of at most
+ * side_mr rows of the next unit (its R rows, fewer at the chunk's end,
+ * through the next gate) against one panel of the thread's own columns
+ * [j0, j1). 0 once the chunk is projected. A job taken counts as done: the
+ * taker runs it before anything reads its rows. */
+static int FN(lazy_take)(const OPS *o, FN(lazy) *z, int64_t G, int64_t GH, int64_t H,
+                         int64_t I, const REAL *wih_t, const REAL *bias_x, int64_t j0,
+                         int64_t j1, REAL *xw, JOB *jb)
 {
+    const int64_t nr = o->nr, w = j1 - j0, np = (w + nr - 1) / nr;
+    if (np == 0) z->done = z->rows; /* no own columns */
+    if (z->done >= z->rows) return 0;
     const int64_t n = z->rows - z->done < z->R ? z->rows - z->done : z->R;
     const int64_t r = z->reverse ? z->rows - z->done - n : z->done;
-    FN(project_gate)(o, z->gate, G, GH, H, I, n, z->x + r * I, I, wih_t, bias_x, j0, j1,
-                     xw + r * GH);
-    if (++z->gate == G) z->gate = 0, z->done += n;
+    const int64_t nb = (n + o->side_mr - 1) / o->side_mr; /* equal row blocks */
+    const int64_t q = z->job / nb, b = z->job % nb, m0 = b * n / nb, m1 = (b + 1) * n / nb;
+    const int64_t c = z->gate * H + j0 + q * nr; /* the panel's first column */
+    jb->mr = (int)(m1 - m0);
+    jb->ncols = (int)(w - q * nr < nr ? w - q * nr : nr);
+    jb->K = I, jb->a_rs = I, jb->ldc = GH;
+    jb->A = z->x + (r + m0) * I;
+    jb->Bp = wih_t + (q * G + z->gate) * I * nr;
+    jb->bias = bias_x + c;
+    jb->C = xw + (r + m0) * GH + c;
+    if (++z->job == np * nb) {
+        z->job = 0;
+        if (++z->gate == G) z->gate = 0, z->done += n;
+    }
+    return 1;
+}
+
+/* Run the lazy projection's next job alone; 0 once the chunk is projected. */
+static int FN(lazy_run)(const OPS *o, FN(lazy) *z, int64_t G, int64_t GH, int64_t H, int64_t I,
+                        const REAL *wih_t, const REAL *bias_x, int64_t j0, int64_t j1, REAL *xw)
+{
+    JOB jb;
+    if (!FN(lazy_take)(o, z, G, GH, H, I, wih_t, bias_x, j0, j1, xw, &jb)) return 0;
+    o->gemv_side(0, 0, NULL, NULL, 0, NULL, &jb, 1);
+    return 1;
 }
 
 static rnf_status FN(rnf_forward)(const rnf_desc *d, const rnf_fwd_args *a, void *workspace,
@@ -258,7 +291,7 @@ static rnf_status FN(rnf_forward)(const rnf_desc *d, const rnf_fwd_args *a, void
     REAL *hwt = (REAL *)(ws + L.hwt);
     const int64_t Tc = rnf_chunk_steps(T, B);
     const int gathered = !d->training && d->reverse && a->seq_lengths;
-    const int64_t lazy_rows = rnf_lazy_rows(d, d->nthreads, sizeof(REAL));
+    const int64_t lazy_rows = rnf_lazy_rows(d, d->nthreads, sizeof(REAL), o->side_np > 0 ? o->side_mr : 0);
     REAL *hbuf[2] = {(REAL *)(ws + L.h[0]), (REAL *)(ws + L.h[1])};
     REAL *cbuf[2] = {(REAL *)(ws + L.c[0]), (REAL *)(ws + L.c[1])};
     const int64_t Hs = rnf_state_stride(H, sizeof(REAL)); /* their row stride */
@@ -316,7 +349,7 @@ static rnf_status FN(rnf_forward)(const rnf_desc *d, const rnf_fwd_args *a, void
         REAL *xg_s = bs ? xg + Tc * I * r0 : xg;
         int cur = 0;
         int64_t nact = B, s0 = 0, s1 = 0, tlo = 0; /* inference chunk: steps [s0, s1) */
-        FN(lazy) lz = {x, 0, 0, 0, lazy_rows, d->reverse};
+        FN(lazy) lz = {x, 0, 0, 0, 0, lazy_rows, d->reverse};
         const int lazy = lazy_rows > 0 && !bs && !gathered;
         for (int64_t s = 0; s < T; ++s) {
             while (nact > 0 && plen[nact - 1] <= s) --nact;
@@ -339,7 +372,7 @@ static rnf_status FN(rnf_forward)(const rnf_desc *d, const rnf_fwd_args *a, void
                 } else { /* times [tlo, tlo + s1 - s0), contiguous in x */
                     tlo = d->reverse ? T - s1 : s0;
                     if (lazy) /* projected as the steps need it, below */
-                        lz.x = x + tlo * B * I, lz.rows = rows, lz.done = 0, lz.gate = 0;
+                        lz.x = x + tlo * B * I, lz.rows = rows, lz.done = lz.gate = lz.job = 0;
                     else
                         FN(project)(o, G, GH, H, I, rows, x + tlo * B * I, I, wih_t, bias_x,
                                     j0, j1, xw);
@@ -353,13 +386,25 @@ static rnf_status FN(rnf_forward)(const rnf_desc *d, const rnf_fwd_args *a, void
                  : xw + GH * ((FN(time_of)(d->reverse, plen[p], st) - tlo) * B + perm[p]))
 #define XW_ROW(p) XW_ROW_AT(p, s)
             if (lazy && na > 0) /* this step's rows, all gates */
-                while (lz.done < (s - s0 + 1) * B)
-                    FN(lazy_unit)(o, &lz, G, GH, H, I, wih_t, bias_x, j0, j1, xw);
+                while (lz.done < (s - s0 + 1) * B &&
+                       FN(lazy_run)(o, &lz, G, GH, H, I, wih_t, bias_x, j0, j1, xw))
+                    ;
             if (na > 0) {
                 const int64_t ng = orig_gru ? 2 : G; /* the original GRU's n waits for r */
+                /* At one row, later rows' projection jobs run beside the
+                 * product, one a group of its panels */
+                JOB jobs[RNF_SIDE_JOBS];
+                int nj = 0;
+                if (lazy && na == 1 && ng == G && o->side_np > 0) {
+                    const int64_t groups = (u1 - u0 + nr - 1) / nr * G / o->side_np;
+                    while (nj < groups && nj < RNF_SIDE_JOBS &&
+                           FN(lazy_take)(o, &lz, G, GH, H, I, wih_t, bias_x, j0, j1, xw,
+                                         jobs + nj))
+                        ++nj;
+                }
                 if (!bs) FN(prefetch_rows)(na, H, hc, Hs);
                 FN(recurrent)(o, na, G, ng, 0, H, u1 - u0, hc + r0 * Hs, Hs, whh_s, hwt_s,
-                              hw + r0 * GH + u0, GH);
+                              hw + r0 * GH + u0, GH, jobs, nj);
                 if (orig_gru) {
                     for (int64_t p = r0; p < r0 + na; ++p)
                         o->gru_rz_fwd(&cp, H, u0, u1, XW_ROW(p), hw + p * GH, hc + p * Hs,
@@ -369,7 +414,7 @@ static rnf_status FN(rnf_forward)(const rnf_desc *d, const rnf_fwd_args *a, void
                         FN(prefetch_rows)(na, H, rh, Hs);
                     }
                     FN(recurrent)(o, na, G, 1, 2, H, u1 - u0, rh + r0 * Hs, Hs, whh_s, hwt_s,
-                                  hw + r0 * GH + u0, GH);
+                                  hw + r0 * GH + u0, GH, NULL, 0);
                 }
                 for (int64_t p = r0; p < r0 + na; ++p) {
                     const int64_t tb = FN(time_of)(d->reverse, plen[p], s) * B + perm[p];
@@ -419,8 +464,9 @@ static rnf_status FN(rnf_forward)(const rnf_desc *d, const rnf_fwd_args *a, void
                         FN(prefetch_rows)(G, u1 - u0, XW_ROW_AT(p, s + 1) + u0, H);
                 /* Lazy: project units of later rows while the others have
                  * not arrived. */
-                while (lazy && lz.done < lz.rows && !rnf_barrier_passed(bar, nth, tid, n))
-                    FN(lazy_unit)(o, &lz, G, GH, H, I, wih_t, bias_x, j0, j1, xw);
+                while (lazy && !rnf_barrier_passed(bar, nth, tid, n) &&
+                       FN(lazy_run)(o, &lz, G, GH, H, I, wih_t, bias_x, j0, j1, xw))
+                    ;
                 /* Then the verify, as long as the wait lasts. */
                 while (!rnf_barrier_passed(bar, nth, tid, n) &&
                        rnf_verify_some(&vf, RNF_VERIFY_UNIT))
@@ -678,6 +724,7 @@ static rnf_status FN(rnf_backward)(const rnf_desc *d, const rnf_bwd_args *a, voi
 }
 
 #undef OPS
+#undef JOB
 #undef RNF_SYNC
 #undef CELLP
 #undef FN

@@ -99,26 +99,35 @@ def test_layers_bitwise_on_every_core(arch, cls):
                     assert all(a.tobytes() == b.tobytes() for a, b in zip(runs[0], other))
 
 
-# Inference at batch 1 and 2 on two or more threads projects the input lazily
-# (sequence.c, rnf_lazy_rows): a unit of rows and one gate at a time, while a
+# Inference at batch 1 and 2 on two or more threads, and at batch 1 on one
+# thread where the kernels run side jobs, projects the input lazily
+# (sequence.c, rnf_lazy_rows): a row block of a unit of rows against one
+# panel at a time, beside a batch-1 step's own product (gemv_side), while a
 # thread waits at the step's barrier, and before a step what it still lacks.
-# One thread projects each chunk at once. T = 300 at B = 1 is two chunks (256
-# rows each), and 97 steps end inside a unit; reverse uses the rows from the
-# last; seq_lengths (forward) leave rows that are projected but never used.
+# T = 300 at B = 1 is two chunks (256 rows each), and 97 steps end inside a
+# unit; reverse uses the rows from the last; seq_lengths (forward) leave rows
+# that are projected but never used. H 200 gives each thread several groups
+# of panels and a last panel in part; I 7 and 0 a shorter k loop beside the
+# product, I 300 a longer one. A training forward projects every row at once:
+# its outputs are the same bits.
 @pytest.mark.parametrize("arch", ARCHS)
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("cell,opts", [("lstm", {}), ("gru", {}),
                                        ("gru", {"linear_before_reset": False}),
                                        ("rnn", {}), ("lstm", {"reverse": True}),
                                        ("gru", {"reverse": True})])
-@pytest.mark.parametrize("T,B,lengths", [(300, 1, None), (97, 2, None), (60, 2, [60, 17])])
-def test_lazy_projection_matches_oracle_and_one_thread(arch, dtype, cell, opts, T, B, lengths):
+@pytest.mark.parametrize("T,B,I,H,lengths", [(300, 1, 24, 40, None), (97, 2, 24, 40, None),
+                                             (60, 2, 24, 40, [60, 17]), (40, 1, 300, 200, None),
+                                             (31, 1, 7, 200, None), (12, 1, 0, 70, None)])
+def test_lazy_projection_matches_oracle_and_one_thread(arch, dtype, cell, opts, T, B, I, H,
+                                                       lengths):
     _kernels.set_arch(arch)
-    p = make_problem(cell, T, B, 24, 40, dtype=dtype, seed=5, lengths=lengths, scale=0.5)
+    p = make_problem(cell, T, B, I, H, dtype=dtype, seed=5, lengths=lengths, scale=0.5)
     runs = []
     for n in (1, 2, 3):
         rnnfast.set_num_threads(n)
-        runs.append(forward(rnnfast, cell, p, opts, keep_tape=False))
+        runs.append(tuple(forward(rnnfast, cell, p, opts, keep_tape=False)))
+    runs.append(tuple(forward(rnnfast, cell, p, opts, keep_tape=True)))
     want = forward(rnnfast.reference, cell, p, opts, keep_tape=False)
     for name, a, e in zip(("y", "h_n"), runs[1], want):
         assert_close(a, e, RTOL[dtype], name)

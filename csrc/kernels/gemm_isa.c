@@ -32,6 +32,7 @@
 #define MR_MAX 12
 #define NP_WIDE1 4
 #define NP_WIDE2 4
+#define SIDE_MR 6 /* job rows beside a one-row product: 8 + 12 accumulators */
 #define VMASK __mmask16
 #define VMASK_N(n) ((__mmask16)((1u << (n)) - 1u))
 #define VLOADM(m, p) _mm512_maskz_loadu_ps((m), (p))
@@ -58,6 +59,7 @@
 #define MR_MAX 6
 #define NP_WIDE1 3
 #define NP_WIDE2 2
+#define SIDE_MR 3 /* 6 + 6 accumulators of 16 registers */
 #define VMASK __m256i
 #define VMASK_N(n) _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7))
 #define VLOADM(m, p) _mm256_maskload_ps((p), (m))
@@ -77,16 +79,19 @@
 #define VFLOOR(a) _mm256_floor_ps(a)
 #else
 #define NR 16
+#define SIDE_MR 6
 #endif
 #include "gemm_tmpl.h"
 #include "pointwise_tmpl.h"
-enum { RNF_NR_F32 = NR };
+enum { RNF_NR_F32 = NR, RNF_SIDE_MR_F32 = SIDE_MR, RNF_SIDE_NP_F32 = SIDE_NP };
 #undef VEC
 #undef VL
 #undef NR
 #undef MR_MAX
 #undef NP_WIDE1
 #undef NP_WIDE2
+#undef SIDE_MR
+#undef SIDE_NP
 #undef VMASK
 #undef VMASK_N
 #undef VLOADM
@@ -122,6 +127,7 @@ enum { RNF_NR_F32 = NR };
 #define MR_MAX 12
 #define NP_WIDE1 4
 #define NP_WIDE2 4
+#define SIDE_MR 6 /* job rows beside a one-row product: 8 + 12 accumulators */
 #define VMASK __mmask8
 #define VMASK_N(n) ((__mmask8)((1u << (n)) - 1u))
 #define VLOADM(m, p) _mm512_maskz_loadu_pd((m), (p))
@@ -150,6 +156,7 @@ enum { RNF_NR_F32 = NR };
 #define MR_MAX 6
 #define NP_WIDE1 3
 #define NP_WIDE2 2
+#define SIDE_MR 3 /* 6 + 6 accumulators of 16 registers */
 #define VMASK __m256i
 #define VMASK_N(n) _mm256_cmpgt_epi64(_mm256_set1_epi64x(n), _mm256_setr_epi64x(0, 1, 2, 3))
 #define VLOADM(m, p) _mm256_maskload_pd((p), (m))
@@ -169,15 +176,17 @@ enum { RNF_NR_F32 = NR };
 #define VFLOOR(a) _mm256_floor_pd(a)
 #else
 #define NR 8
+#define SIDE_MR 6
 #endif
 #include "gemm_tmpl.h"
 #include "pointwise_tmpl.h"
-enum { RNF_NR_F64 = NR };
+enum { RNF_NR_F64 = NR, RNF_SIDE_MR_F64 = SIDE_MR, RNF_SIDE_NP_F64 = SIDE_NP };
 
-#define RNF_OPS(S, nr)                                                                          \
+#define RNF_OPS(S, nr, side_mr, side_np)                                                                        \
     {                                                                                           \
         nr, RNF_CAT(RNF_CAT(rnf_pack_, S), ISA), RNF_CAT(RNF_CAT(rnf_gemm_packed_, S), ISA),    \
-            RNF_CAT(RNF_CAT(rnf_gemm_gates_, S), ISA),                                          \
+            RNF_CAT(RNF_CAT(rnf_gemm_gates_, S), ISA), RNF_CAT(RNF_CAT(rnf_gemv_side_, S), ISA), \
+            side_mr, side_np,                                                                   \
             RNF_CAT(RNF_CAT(lstm_fwd_, S), ISA), RNF_CAT(RNF_CAT(lstm_bwd_, S), ISA),           \
             RNF_CAT(RNF_CAT(gru_lbr_fwd_, S), ISA), RNF_CAT(RNF_CAT(gru_lbr_bwd_, S), ISA),     \
             RNF_CAT(RNF_CAT(gru_rz_fwd_, S), ISA), RNF_CAT(RNF_CAT(gru_n_fwd_, S), ISA),        \
@@ -187,6 +196,6 @@ enum { RNF_NR_F64 = NR };
 
 const rnf_kernels RNF_CAT(rnf_kernels, ISA) = {
     RNF_STR(RNF_ISA_NAME),
-    RNF_OPS(f32, RNF_NR_F32),
-    RNF_OPS(f64, RNF_NR_F64),
+    RNF_OPS(f32, RNF_NR_F32, RNF_SIDE_MR_F32, RNF_SIDE_NP_F32),
+    RNF_OPS(f64, RNF_NR_F64, RNF_SIDE_MR_F64, RNF_SIDE_NP_F64),
 };

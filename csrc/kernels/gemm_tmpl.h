@@ -384,6 +384,153 @@ void KFN(rnf_gemm_gates)(int64_t M, int G, int64_t N, int64_t K, const REAL *A, 
     KFN(gemm_body)(M, G, N, K, A, a_rs, a_cs, Bp, Kp, C, ldc, cg, 0, bias);
 }
 
+/*
+ * Side jobs (kernels.h: rnf_job). A one-row product streams each k row of
+ * its panels from L2 for one multiply-add a vector: L2 bandwidth bounds it
+ * (34 bytes a cycle on an AMD EPYC, Zen 4), and the FMA units idle most of
+ * the time. Another product's row block, run in the same k loop, fills
+ * them. A standalone model of an LSTM step at batch 1, H128, on one of two
+ * threads (its 8 panels of W_hh, and 1.33 jobs of 6 input rows, the step's
+ * share of the projection): 1.69 us a step one after the other, 1.23 us
+ * together, 1.14 us the product alone. In the sequence driver, with the
+ * barrier and the gate math, whole calls were 7-12 % faster (sequence.c,
+ * rnf_lazy_rows).
+ */
+#define KJOB RNF_CAT(rnf_job_, SFX)
+/* panels a job goes beside (0: none, every job runs alone) */
+#if defined(VEC) && SIDE_MR > 0
+#define SIDE_NP NP_WIDE1
+#else
+#define SIDE_NP 0
+#endif
+
+/* A job alone, the way the packed product runs such a block. */
+static void KFN(run_job)(const KJOB *j)
+{
+#ifdef VEC
+    KFN(block)(j->mr, 1, j->K, j->A, j->a_rs, 1, j->Bp, 0, j->C, j->ldc, 0, j->bias, j->ncols,
+               NULL, 0);
+#else
+    KFN(gemm_body)(j->mr, 1, j->ncols, j->K, j->A, j->a_rs, 1, j->Bp, j->K, j->C, j->ldc, 0, 0,
+                   j->bias);
+#endif
+}
+
+#if defined(VEC) && SIDE_MR > 0
+/* One row a against NP_WIDE1 panels (pstride apart) over k < K, into C,
+ * and, in the same loop, job jb's MR rows against its panel. Every chain
+ * is the one the product and the job would run alone. */
+static inline __attribute__((always_inline)) void
+KFN(kern_side)(const int MR, int64_t K, const REAL *restrict a, const REAL *restrict Bp,
+               int64_t pstride, REAL *restrict C, int ncols, const KJOB *restrict jb)
+{
+    const int NP = NP_WIDE1;
+#define COL(v) ((v) / 2 * NR + (v) % 2 * VL)
+#define MASK(v) const VMASK m##v = KFN(mask_of)((v) / 2 == NP - 1 ? ncols - (v) % 2 * VL : VL);
+    RNF_VECS(MASK)
+#undef MASK
+#define DECL(v) VEC r##v = VZERO();
+    RNF_VECS(DECL)
+#undef DECL
+    const VMASK n0 = KFN(mask_of)(jb->ncols), n1 = KFN(mask_of)(jb->ncols - VL);
+    const REAL *restrict A = jb->A, *restrict B2 = jb->Bp, *restrict bias = jb->bias;
+    const int64_t a_rs = jb->a_rs, K2 = jb->K, kk = K < K2 ? K : K2;
+#define DECL(i) VEC c##i##a = VZERO(), c##i##b = VZERO();
+    RNF_ROWS(DECL)
+#undef DECL
+#define INIT(i)                                                                                  \
+    if (MR > i && bias) {                                                                        \
+        c##i##a = VLOADM(n0, bias);                                                              \
+        c##i##b = VLOADM(n1, bias + VL);                                                         \
+    }
+    RNF_ROWS(INIT)
+#undef INIT
+#define OWN(v)                                                                                   \
+    if (2 * NP > v) r##v = VFMA(av, VLOAD(Bp + (v) / 2 * pstride + k * NR + (v) % 2 * VL), r##v);
+#define SIDE(i)                                                                                  \
+    if (MR > i) {                                                                                \
+        const VEC x = VSET1(A[i * a_rs + k]);                                                    \
+        c##i##a = VFMA(x, b0, c##i##a);                                                          \
+        c##i##b = VFMA(x, b1, c##i##b);                                                          \
+    }
+    int64_t k = 0;
+    for (; k < kk; ++k) {
+        const VEC av = VSET1(a[k]);
+        const VEC b0 = VLOAD(B2 + k * NR), b1 = VLOAD(B2 + k * NR + VL);
+        RNF_VECS(OWN)
+        RNF_ROWS(SIDE)
+    }
+    for (int64_t k0 = k; k < K; ++k) {
+        (void)k0;
+        const VEC av = VSET1(a[k]);
+        RNF_VECS(OWN)
+    }
+    for (k = kk; k < K2; ++k) {
+        const VEC b0 = VLOAD(B2 + k * NR), b1 = VLOAD(B2 + k * NR + VL);
+        RNF_ROWS(SIDE)
+    }
+#undef OWN
+#undef SIDE
+#define STORE(v)                                                                                 \
+    if (2 * NP > v) VSTOREM(m##v, C + COL(v), r##v);
+    RNF_VECS(STORE)
+#undef STORE
+#define STORE(i)                                                                                 \
+    if (MR > i) {                                                                                \
+        VSTOREM(n0, jb->C + i * jb->ldc, c##i##a);                                               \
+        VSTOREM(n1, jb->C + i * jb->ldc + VL, c##i##b);                                          \
+    }
+    RNF_ROWS(STORE)
+#undef STORE
+#undef COL
+}
+
+/* kern_side for the job's row count. Not inlined, as block. */
+static __attribute__((noinline)) void KFN(side_block)(int64_t K, const REAL *a, const REAL *Bp,
+                                                      int64_t pstride, REAL *C, int ncols,
+                                                      const KJOB *jb)
+{
+#define RNF_S(m) KFN(kern_side)(m, K, a, Bp, pstride, C, ncols, jb)
+    switch (jb->mr) {
+    case 1: RNF_S(1); break;
+    case 2: RNF_S(2); break;
+    case 3: RNF_S(3); break;
+#if SIDE_MR > 3
+    case 4: RNF_S(4); break;
+    case 5: RNF_S(5); break;
+    case 6: RNF_S(6); break;
+#endif
+    default: KFN(run_job)(jb); break;
+    }
+#undef RNF_S
+}
+#endif
+
+/* kernels.h: gemv_side. A job goes beside each whole group of NP_WIDE1
+ * panels, in order; the rest run after the product. */
+void KFN(rnf_gemv_side)(int64_t N, int64_t K, const REAL *a, const REAL *Bp, int64_t Kp,
+                        REAL *C, const KJOB *jobs, int njobs)
+{
+    int next = 0;
+#if defined(VEC) && SIDE_MR > 0
+    const int64_t npan = (N + NR - 1) / NR;
+    for (int64_t q = 0; q < npan; q += NP_WIDE1) {
+        const int np = (int)(npan - q < NP_WIDE1 ? npan - q : NP_WIDE1);
+        const int64_t last = N - (q + np - 1) * NR;
+        const int nc = (int)(last < NR ? last : NR);
+        if (np == NP_WIDE1 && next < njobs)
+            KFN(side_block)(K, a, Bp + q * Kp * NR, Kp * NR, C + q * NR, nc, jobs + next++);
+        else
+            KFN(block)(1, np, K, a, 0, 1, Bp + q * Kp * NR, Kp * NR, C + q * NR, 0, 0, NULL, nc,
+                       NULL, 0);
+    }
+#else
+    if (N > 0) KFN(gemm_body)(1, 1, N, K, a, 0, 1, Bp, Kp, C, N, 0, 0, NULL);
+#endif
+    for (; next < njobs; ++next) KFN(run_job)(jobs + next);
+}
+#undef KJOB
+
 #undef RNF_ROWS
 #undef RNF_VECS
 #undef KFN

@@ -34,6 +34,14 @@ static inline int rnf_rows_share_sets(int64_t stride_bytes) { return (stride_byt
 #define RNF_NR_MAX_F64 16
 
 #define RNF_DECLARE_OPS(REAL, SFX)                                                               \
+    /* A job: C[mr, ncols] = bias + A[mr, K] . one K x nr panel Bp (a row block of \
+     * a product), A's rows a_rs apart, C's ldc apart, bias NULL for 0 */                      \
+    typedef struct {                                                                             \
+        int mr, ncols;                                                                           \
+        int64_t K, a_rs, ldc;                                                                    \
+        const REAL *A, *Bp, *bias;                                                               \
+        REAL *C;                                                                                 \
+    } RNF_CAT(rnf_job_, SFX);                                                                    \
     typedef struct {                                                                             \
         int act[3];                                                                              \
         REAL clip;            /* 0 = off */                                                      \
@@ -51,6 +59,11 @@ static inline int rnf_rows_share_sets(int64_t stride_bytes) { return (stride_byt
         void (*gemm_gates)(int64_t M, int G, int64_t N, int64_t K, const REAL *A, int64_t a_rs, \
                            int64_t a_cs, const REAL *Bp, int64_t Kp, REAL *C, int64_t ldc,       \
                            int64_t cg, const REAL *bias);                                        \
+        /* C[1, N] = a[K] . B (from 0), panels of B Kp rows apart, and the jobs (rows \
+         * at most side_mr), some run beside the product's panel groups of side_np */          \
+        void (*gemv_side)(int64_t N, int64_t K, const REAL *a, const REAL *Bp, int64_t Kp,     \
+                          REAL *C, const RNF_CAT(rnf_job_, SFX) * jobs, int njobs);              \
+        int side_mr, side_np;                                                                    \
         /* scratch: 8 * H elements of the calling thread */                                      \
         void (*lstm_fwd)(RNF_CAT(rnf_cp_, SFX), int64_t H, int64_t j0, int64_t j1,             \
                          const REAL *xw, REAL *hw, const REAL *cpv, REAL *hn, REAL *cn, REAL *y, \
