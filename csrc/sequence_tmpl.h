@@ -103,11 +103,11 @@ static void FN(pack_backward)(const OPS *o, int64_t GH, int64_t H, int64_t I, co
  * hw[rows, gates [g0, g0 + ng) of the thread's w units] = A . W_hh^T, from the
  * thread's unit-major panels whh_t. All G gates go in one product that walks
  * the panels in memory order: with three rows or more straight into hw
- * (gemm_gates); with one or two, where each gate alone would give too few
- * independent multiply-add chains, as one plain product into the thread's
- * buffer hwt, copied out; with one, the nj jobs run beside it (gemv_side).
- * A part of the gates (the original GRU's) is computed gate by gate. The
- * bits are the same every way.
+ * (gemm_gates); with one, also straight into hw, several panels at a time
+ * for enough independent multiply-add chains, with the nj jobs beside it
+ * (gemv_side); with two, as one plain product into the thread's buffer
+ * hwt, copied out. A part of the gates (the original GRU's) is computed
+ * gate by gate. The bits are the same every way.
  */
 static void FN(recurrent)(const OPS *o, int64_t M, int64_t G, int64_t ng, int64_t g0, int64_t H,
                           int64_t w, const REAL *A, int64_t lda, const REAL *whh_t, REAL *hwt,
@@ -123,11 +123,12 @@ static void FN(recurrent)(const OPS *o, int64_t M, int64_t G, int64_t ng, int64_
             o->gemm(M, w, H, A, lda, 1, whh_t + g * H * nr, G * H, hw + g * H, ldh, 0, NULL);
         return;
     }
+    if (M == 1) {
+        o->gemv_side(w, (int)G, H, A, whh_t, H, hw, H, jobs, nj);
+        return;
+    }
     const int64_t np = (w + nr - 1) / nr, ldt = np * G * nr;
-    if (M == 1)
-        o->gemv_side(ldt, H, A, whh_t, H, hwt, jobs, nj);
-    else
-        o->gemm(M, ldt, H, A, lda, 1, whh_t, H, hwt, ldt, 0, NULL);
+    o->gemm(M, ldt, H, A, lda, 1, whh_t, H, hwt, ldt, 0, NULL);
     for (int64_t m = 0; m < M; ++m)
         for (int64_t q = 0; q < np; ++q)
             for (int64_t g = 0; g < G; ++g)
@@ -240,7 +241,7 @@ static int FN(lazy_run)(const OPS *o, FN(lazy) *z, int64_t G, int64_t GH, int64_
 {
     JOB jb;
     if (!FN(lazy_take)(o, z, G, GH, H, I, wih_t, bias_x, j0, j1, xw, &jb)) return 0;
-    o->gemv_side(0, 0, NULL, NULL, 0, NULL, &jb, 1);
+    o->gemv_side(0, 0, 0, NULL, NULL, 0, NULL, 0, &jb, 1);
     return 1;
 }
 

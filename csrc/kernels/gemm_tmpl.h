@@ -417,36 +417,48 @@ static void KFN(run_job)(const KJOB *j)
 }
 
 #if defined(VEC) && SIDE_MR > 0
-/* One row a against NP_WIDE1 panels (pstride apart) over k < K, into C,
- * and, in the same loop, job jb's MR rows against its panel. Every chain
- * is the one the product and the job would run alone. */
+/* One row a against NP panels of Bp (pstride apart) over k < K, panel p
+ * being panel P0 + p of a gates product (gemm_gates' order: its columns at
+ * C + P % G * cg + P / G * NR, of N per gate), and, in the same loop, job
+ * jb's MR rows (0: none) against its panel. Every chain is the one the
+ * product and the job would run alone. */
 static inline __attribute__((always_inline)) void
-KFN(kern_side)(const int MR, int64_t K, const REAL *restrict a, const REAL *restrict Bp,
-               int64_t pstride, REAL *restrict C, int ncols, const KJOB *restrict jb)
+KFN(kern_side)(const int MR, const int NP, int64_t K, const REAL *restrict a,
+               const REAL *restrict Bp, int64_t pstride, int64_t P0, int G, int64_t N,
+               REAL *C, int64_t cg, const KJOB *restrict jb)
 {
-    const int NP = NP_WIDE1;
-#define COL(v) ((v) / 2 * NR + (v) % 2 * VL)
-#define MASK(v) const VMASK m##v = KFN(mask_of)((v) / 2 == NP - 1 ? ncols - (v) % 2 * VL : VL);
-    RNF_VECS(MASK)
-#undef MASK
-#define DECL(v) VEC r##v = VZERO();
-    RNF_VECS(DECL)
+#define PANEL(p)                                                                                 \
+    REAL *c##p = NP > p ? C + (P0 + p) % G * cg + (P0 + p) / G * NR : NULL;                      \
+    const int64_t w##p = N - (P0 + p) / G * NR;                                                  \
+    const VMASK m##p##a = KFN(mask_of)((int)(w##p < VL ? w##p : VL));                            \
+    const VMASK m##p##b = KFN(mask_of)((int)(w##p - VL < VL ? w##p - VL : VL));
+#define RNF_PANELS(X) X(0) X(1) X(2) X(3)
+#define DECL(p)                                                                                  \
+    PANEL(p)                                                                                     \
+    VEC r##p##a = VZERO(), r##p##b = VZERO();
+    RNF_PANELS(DECL)
 #undef DECL
-    const VMASK n0 = KFN(mask_of)(jb->ncols), n1 = KFN(mask_of)(jb->ncols - VL);
-    const REAL *restrict A = jb->A, *restrict B2 = jb->Bp, *restrict bias = jb->bias;
-    const int64_t a_rs = jb->a_rs, K2 = jb->K, kk = K < K2 ? K : K2;
+#undef PANEL
+    const int64_t K2 = MR > 0 ? jb->K : 0, kk = K < K2 ? K : K2;
+    const REAL *restrict A = MR > 0 ? jb->A : NULL, *restrict B2 = MR > 0 ? jb->Bp : NULL;
+    const int64_t a_rs = MR > 0 ? jb->a_rs : 0;
+    const VMASK n0 = KFN(mask_of)(MR > 0 ? jb->ncols : 0),
+                n1 = KFN(mask_of)(MR > 0 ? jb->ncols - VL : 0);
 #define DECL(i) VEC c##i##a = VZERO(), c##i##b = VZERO();
     RNF_ROWS(DECL)
 #undef DECL
 #define INIT(i)                                                                                  \
-    if (MR > i && bias) {                                                                        \
-        c##i##a = VLOADM(n0, bias);                                                              \
-        c##i##b = VLOADM(n1, bias + VL);                                                         \
+    if (MR > i && jb->bias) {                                                                    \
+        c##i##a = VLOADM(n0, jb->bias);                                                          \
+        c##i##b = VLOADM(n1, jb->bias + VL);                                                     \
     }
     RNF_ROWS(INIT)
 #undef INIT
-#define OWN(v)                                                                                   \
-    if (2 * NP > v) r##v = VFMA(av, VLOAD(Bp + (v) / 2 * pstride + k * NR + (v) % 2 * VL), r##v);
+#define OWN(p)                                                                                   \
+    if (NP > p) {                                                                                \
+        r##p##a = VFMA(av, VLOAD(Bp + p * pstride + k * NR), r##p##a);                           \
+        r##p##b = VFMA(av, VLOAD(Bp + p * pstride + k * NR + VL), r##p##b);                      \
+    }
 #define SIDE(i)                                                                                  \
     if (MR > i) {                                                                                \
         const VEC x = VSET1(A[i * a_rs + k]);                                                    \
@@ -457,13 +469,12 @@ KFN(kern_side)(const int MR, int64_t K, const REAL *restrict a, const REAL *rest
     for (; k < kk; ++k) {
         const VEC av = VSET1(a[k]);
         const VEC b0 = VLOAD(B2 + k * NR), b1 = VLOAD(B2 + k * NR + VL);
-        RNF_VECS(OWN)
+        RNF_PANELS(OWN)
         RNF_ROWS(SIDE)
     }
-    for (int64_t k0 = k; k < K; ++k) {
-        (void)k0;
+    for (; k < K; ++k) {
         const VEC av = VSET1(a[k]);
-        RNF_VECS(OWN)
+        RNF_PANELS(OWN)
     }
     for (k = kk; k < K2; ++k) {
         const VEC b0 = VLOAD(B2 + k * NR), b1 = VLOAD(B2 + k * NR + VL);
@@ -471,9 +482,12 @@ KFN(kern_side)(const int MR, int64_t K, const REAL *restrict a, const REAL *rest
     }
 #undef OWN
 #undef SIDE
-#define STORE(v)                                                                                 \
-    if (2 * NP > v) VSTOREM(m##v, C + COL(v), r##v);
-    RNF_VECS(STORE)
+#define STORE(p)                                                                                 \
+    if (NP > p) {                                                                                \
+        VSTOREM(m##p##a, c##p, r##p##a);                                                         \
+        VSTOREM(m##p##b, c##p + VL, r##p##b);                                                    \
+    }
+    RNF_PANELS(STORE)
 #undef STORE
 #define STORE(i)                                                                                 \
     if (MR > i) {                                                                                \
@@ -482,25 +496,43 @@ KFN(kern_side)(const int MR, int64_t K, const REAL *restrict a, const REAL *rest
     }
     RNF_ROWS(STORE)
 #undef STORE
-#undef COL
+#undef RNF_PANELS
 }
 
-/* kern_side for the job's row count. Not inlined, as block. */
-static __attribute__((noinline)) void KFN(side_block)(int64_t K, const REAL *a, const REAL *Bp,
-                                                      int64_t pstride, REAL *C, int ncols,
+/* kern_side for NP panels and the job's row count (jb NULL: no job). Not
+ * inlined, as block. */
+static __attribute__((noinline)) void KFN(side_block)(int np, int64_t K, const REAL *a,
+                                                      const REAL *Bp, int64_t pstride, int64_t P0,
+                                                      int G, int64_t N, REAL *C, int64_t cg,
                                                       const KJOB *jb)
 {
-#define RNF_S(m) KFN(kern_side)(m, K, a, Bp, pstride, C, ncols, jb)
-    switch (jb->mr) {
-    case 1: RNF_S(1); break;
-    case 2: RNF_S(2); break;
-    case 3: RNF_S(3); break;
-#if SIDE_MR > 3
-    case 4: RNF_S(4); break;
-    case 5: RNF_S(5); break;
-    case 6: RNF_S(6); break;
+#define RNF_S(m, n) KFN(kern_side)(m, n, K, a, Bp, pstride, P0, G, N, C, cg, jb)
+    if (np < NP_WIDE1 || !jb) {
+        switch (np) {
+        case 1: RNF_S(0, 1); break;
+        case 2: RNF_S(0, 2); break;
+        case 3: RNF_S(0, 3); break;
+#if NP_WIDE1 > 3
+        case 4: RNF_S(0, 4); break;
 #endif
-    default: KFN(run_job)(jb); break;
+        default: break;
+        }
+        if (jb) KFN(run_job)(jb);
+        return;
+    }
+    switch (jb->mr) {
+    case 1: RNF_S(1, NP_WIDE1); break;
+    case 2: RNF_S(2, NP_WIDE1); break;
+    case 3: RNF_S(3, NP_WIDE1); break;
+#if SIDE_MR > 3
+    case 4: RNF_S(4, NP_WIDE1); break;
+    case 5: RNF_S(5, NP_WIDE1); break;
+    case 6: RNF_S(6, NP_WIDE1); break;
+#endif
+    default:
+        RNF_S(0, NP_WIDE1);
+        KFN(run_job)(jb);
+        break;
     }
 #undef RNF_S
 }
@@ -508,25 +540,22 @@ static __attribute__((noinline)) void KFN(side_block)(int64_t K, const REAL *a, 
 
 /* kernels.h: gemv_side. A job goes beside each whole group of NP_WIDE1
  * panels, in order; the rest run after the product. */
-void KFN(rnf_gemv_side)(int64_t N, int64_t K, const REAL *a, const REAL *Bp, int64_t Kp,
-                        REAL *C, const KJOB *jobs, int njobs)
+void KFN(rnf_gemv_side)(int64_t N, int G, int64_t K, const REAL *a, const REAL *Bp, int64_t Kp,
+                        REAL *C, int64_t cg, const KJOB *jobs, int njobs)
 {
     int next = 0;
+    if (N > 0 && G > 0) {
 #if defined(VEC) && SIDE_MR > 0
-    const int64_t npan = (N + NR - 1) / NR;
-    for (int64_t q = 0; q < npan; q += NP_WIDE1) {
-        const int np = (int)(npan - q < NP_WIDE1 ? npan - q : NP_WIDE1);
-        const int64_t last = N - (q + np - 1) * NR;
-        const int nc = (int)(last < NR ? last : NR);
-        if (np == NP_WIDE1 && next < njobs)
-            KFN(side_block)(K, a, Bp + q * Kp * NR, Kp * NR, C + q * NR, nc, jobs + next++);
-        else
-            KFN(block)(1, np, K, a, 0, 1, Bp + q * Kp * NR, Kp * NR, C + q * NR, 0, 0, NULL, nc,
-                       NULL, 0);
-    }
+        const int64_t npan = G * ((N + NR - 1) / NR);
+        for (int64_t q = 0; q < npan; q += NP_WIDE1) {
+            const int np = (int)(npan - q < NP_WIDE1 ? npan - q : NP_WIDE1);
+            const KJOB *jb = np == NP_WIDE1 && next < njobs ? jobs + next++ : NULL;
+            KFN(side_block)(np, K, a, Bp + q * Kp * NR, Kp * NR, q, G, N, C, cg, jb);
+        }
 #else
-    if (N > 0) KFN(gemm_body)(1, 1, N, K, a, 0, 1, Bp, Kp, C, N, 0, 0, NULL);
+        KFN(gemm_body)(1, G, N, K, a, 0, 1, Bp, Kp, C, 0, cg, 0, NULL);
 #endif
+    }
     for (; next < njobs; ++next) KFN(run_job)(jobs + next);
 }
 #undef KJOB

@@ -59,10 +59,11 @@ static inline int rnf_rows_share_sets(int64_t stride_bytes) { return (stride_byt
         void (*gemm_gates)(int64_t M, int G, int64_t N, int64_t K, const REAL *A, int64_t a_rs, \
                            int64_t a_cs, const REAL *Bp, int64_t Kp, REAL *C, int64_t ldc,       \
                            int64_t cg, const REAL *bias);                                        \
-        /* C[1, N] = a[K] . B (from 0), panels of B Kp rows apart, and the jobs (rows \
-         * at most side_mr), some run beside the product's panel groups of side_np */          \
-        void (*gemv_side)(int64_t N, int64_t K, const REAL *a, const REAL *Bp, int64_t Kp,     \
-                          REAL *C, const RNF_CAT(rnf_job_, SFX) * jobs, int njobs);              \
+        /* gemm_gates for one row (M 1, from 0), and the jobs (rows at most side_mr), \
+         * some run beside the product's groups of side_np panels */                            \
+        void (*gemv_side)(int64_t N, int G, int64_t K, const REAL *a, const REAL *Bp,          \
+                          int64_t Kp, REAL *C, int64_t cg, const RNF_CAT(rnf_job_, SFX) * jobs,  \
+                          int njobs);                                                            \
         int side_mr, side_np;                                                                    \
         /* scratch: 8 * H elements of the calling thread */                                      \
         void (*lstm_fwd)(RNF_CAT(rnf_cp_, SFX), int64_t H, int64_t j0, int64_t j1,             \
