@@ -292,7 +292,8 @@ static rnf_status FN(rnf_forward)(const rnf_desc *d, const rnf_fwd_args *a, void
     REAL *hwt = (REAL *)(ws + L.hwt);
     const int64_t Tc = rnf_chunk_steps(T, B);
     const int gathered = !d->training && d->reverse && a->seq_lengths;
-    const int64_t lazy_rows = rnf_lazy_rows(d, d->nthreads, sizeof(REAL), o->side_np > 0 ? o->side_mr : 0);
+    const int64_t lazy_rows =
+        rnf_lazy_rows(d, d->nthreads, sizeof(REAL), o->side_np > 0 ? o->side_mr : 0);
     REAL *hbuf[2] = {(REAL *)(ws + L.h[0]), (REAL *)(ws + L.h[1])};
     REAL *cbuf[2] = {(REAL *)(ws + L.c[0]), (REAL *)(ws + L.c[1])};
     const int64_t Hs = rnf_state_stride(H, sizeof(REAL)); /* their row stride */

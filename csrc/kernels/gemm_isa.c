@@ -182,7 +182,7 @@ enum { RNF_NR_F32 = NR, RNF_SIDE_MR_F32 = SIDE_MR, RNF_SIDE_NP_F32 = SIDE_NP };
 #include "pointwise_tmpl.h"
 enum { RNF_NR_F64 = NR, RNF_SIDE_MR_F64 = SIDE_MR, RNF_SIDE_NP_F64 = SIDE_NP };
 
-#define RNF_OPS(S, nr, side_mr, side_np)                                                                        \
+#define RNF_OPS(S, nr, side_mr, side_np)                                                        \
     {                                                                                           \
         nr, RNF_CAT(RNF_CAT(rnf_pack_, S), ISA), RNF_CAT(RNF_CAT(rnf_gemm_packed_, S), ISA),    \
             RNF_CAT(RNF_CAT(rnf_gemm_gates_, S), ISA), RNF_CAT(RNF_CAT(rnf_gemv_side_, S), ISA), \
