@@ -464,8 +464,8 @@ static rnf_status FN(rnf_forward)(const rnf_desc *d, const rnf_fwd_args *a, void
                     na * G * (u1 - u0) * (int64_t)sizeof(REAL) <= RNF_PREFETCH_MAX)
                     for (int64_t p = r0; p < r0 + na && s + 1 < plen[p]; ++p)
                         FN(prefetch_rows)(G, u1 - u0, XW_ROW_AT(p, s + 1) + u0, H);
-                /* Lazy: project units of later rows while the others have
-                 * not arrived. */
+                /* Lazy: run projection jobs of later rows while the others
+                 * have not arrived. */
                 while (lazy && !rnf_barrier_passed(bar, nth, tid, n) &&
                        FN(lazy_run)(o, &lz, G, GH, H, I, wih_t, bias_x, j0, j1, xw))
                     ;
