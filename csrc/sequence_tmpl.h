@@ -167,14 +167,14 @@ static void FN(gather_x)(int reverse, int64_t B, int64_t I, const REAL *x, const
     }
 }
 
-/* xw[rows, own columns of gate g] = bias + A . W_ih^T, A [rows, I] with row
- * stride lda, from the thread's unit-major panels wih_t. */
-static void FN(project_gate)(const OPS *o, int64_t g, int64_t G, int64_t GH, int64_t H,
+/* xw[rows, own columns of gate g] = bias + A . W_ih^T, xw's rows ldx apart,
+ * A [rows, I] with row stride lda, from the thread's unit-major panels wih_t. */
+static void FN(project_gate)(const OPS *o, int64_t g, int64_t G, int64_t ldx, int64_t H,
                              int64_t I, int64_t rows, const REAL *A, int64_t lda,
                              const REAL *wih_t, const REAL *bias_x, int64_t j0, int64_t j1,
                              REAL *xw)
 {
-    o->gemm(rows, j1 - j0, I, A, lda, 1, wih_t + g * I * o->nr, G * I, xw + g * H + j0, GH, 0,
+    o->gemm(rows, j1 - j0, I, A, lda, 1, wih_t + g * I * o->nr, G * I, xw + g * H + j0, ldx, 0,
             bias_x + g * H + j0);
 }
 
@@ -182,17 +182,17 @@ static void FN(project_gate)(const OPS *o, int64_t g, int64_t G, int64_t GH, int
  * core's L2, in one product that reads (or, where A's rows share L1 sets,
  * copies) each block of A once for all gates; otherwise gate by gate, so
  * that a k-block of one gate's panels stays in L2 while all rows use it. */
-static void FN(project)(const OPS *o, int64_t G, int64_t GH, int64_t H, int64_t I, int64_t rows,
+static void FN(project)(const OPS *o, int64_t G, int64_t ldx, int64_t H, int64_t I, int64_t rows,
                         const REAL *A, int64_t lda, const REAL *wih_t, const REAL *bias_x,
                         int64_t j0, int64_t j1, REAL *xw)
 {
     if ((double)G * (double)(j1 - j0) * (double)I * sizeof(REAL) < (double)rnf_l2_bytes()) {
-        o->gemm_gates(rows, (int)G, j1 - j0, I, A, lda, 1, wih_t, I, xw + j0, GH, H,
+        o->gemm_gates(rows, (int)G, j1 - j0, I, A, lda, 1, wih_t, I, xw + j0, ldx, H,
                       bias_x + j0);
         return;
     }
     for (int64_t g = 0; g < G; ++g)
-        FN(project_gate)(o, g, G, GH, H, I, rows, A, lda, wih_t, bias_x, j0, j1, xw);
+        FN(project_gate)(o, g, G, ldx, H, I, rows, A, lda, wih_t, bias_x, j0, j1, xw);
 }
 
 /* A lazy projection (rnf_lazy_rows): of a chunk's rows, the first `done`
@@ -209,7 +209,7 @@ typedef struct {
  * through the next gate) against one panel of the thread's own columns
  * [j0, j1). 0 once the chunk is projected. A job taken counts as done: the
  * taker runs it before anything reads its rows. */
-static int FN(lazy_take)(const OPS *o, FN(lazy) *z, int64_t G, int64_t GH, int64_t H,
+static int FN(lazy_take)(const OPS *o, FN(lazy) *z, int64_t G, int64_t ldx, int64_t H,
                          int64_t I, const REAL *wih_t, const REAL *bias_x, int64_t j0,
                          int64_t j1, REAL *xw, JOB *jb)
 {
@@ -223,11 +223,11 @@ static int FN(lazy_take)(const OPS *o, FN(lazy) *z, int64_t G, int64_t GH, int64
     const int64_t c = z->gate * H + j0 + q * nr; /* the panel's first column */
     jb->mr = (int)(m1 - m0);
     jb->ncols = (int)(w - q * nr < nr ? w - q * nr : nr);
-    jb->K = I, jb->a_rs = I, jb->ldc = GH;
+    jb->K = I, jb->a_rs = I, jb->ldc = ldx;
     jb->A = z->x + (r + m0) * I;
     jb->Bp = wih_t + (q * G + z->gate) * I * nr;
     jb->bias = bias_x + c;
-    jb->C = xw + (r + m0) * GH + c;
+    jb->C = xw + (r + m0) * ldx + c;
     if (++z->job == np * nb) {
         z->job = 0;
         if (++z->gate == G) z->gate = 0, z->done += n;
@@ -236,11 +236,11 @@ static int FN(lazy_take)(const OPS *o, FN(lazy) *z, int64_t G, int64_t GH, int64
 }
 
 /* Run the lazy projection's next job alone; 0 once the chunk is projected. */
-static int FN(lazy_run)(const OPS *o, FN(lazy) *z, int64_t G, int64_t GH, int64_t H, int64_t I,
+static int FN(lazy_run)(const OPS *o, FN(lazy) *z, int64_t G, int64_t ldx, int64_t H, int64_t I,
                         const REAL *wih_t, const REAL *bias_x, int64_t j0, int64_t j1, REAL *xw)
 {
     JOB jb;
-    if (!FN(lazy_take)(o, z, G, GH, H, I, wih_t, bias_x, j0, j1, xw, &jb)) return 0;
+    if (!FN(lazy_take)(o, z, G, ldx, H, I, wih_t, bias_x, j0, j1, xw, &jb)) return 0;
     o->gemv_side(0, 0, 0, NULL, NULL, 0, NULL, 0, &jb, 1);
     return 1;
 }
@@ -297,6 +297,8 @@ static rnf_status FN(rnf_forward)(const rnf_desc *d, const rnf_fwd_args *a, void
     REAL *hbuf[2] = {(REAL *)(ws + L.h[0]), (REAL *)(ws + L.h[1])};
     REAL *cbuf[2] = {(REAL *)(ws + L.c[0]), (REAL *)(ws + L.c[1])};
     const int64_t Hs = rnf_state_stride(H, sizeof(REAL)); /* their row stride */
+    /* row strides of hw and, in inference, xw (the tape's xw is GH wide) */
+    const int64_t Ws = rnf_gate_stride(GH, sizeof(REAL)), Xs = d->training ? GH : Ws;
     REAL *t_hprev = d->training ? (REAL *)(tp + L.t_hprev) : NULL;
     REAL *t_cprev = d->training && lstm ? (REAL *)(tp + L.t_cprev) : NULL;
     REAL *t_hn = d->training && lbr ? (REAL *)(tp + L.t_hn) : NULL;
@@ -347,7 +349,7 @@ static rnf_status FN(rnf_forward)(const rnf_desc *d, const rnf_fwd_args *a, void
         const int64_t nrow = r1 - r0;
         const REAL *whh_s = bs ? whh_p : whh_t, *wih_s = bs ? wih_p : wih_t;
         REAL *hwt_s = bs ? hwt + G * ((H + nr - 1) / nr) * nr * r0 : hwt_t;
-        REAL *xw_s = bs && !d->training ? xw + Tc * GH * r0 : xw;
+        REAL *xw_s = bs && !d->training ? xw + Tc * Xs * r0 : xw;
         REAL *xg_s = bs ? xg + Tc * I * r0 : xg;
         int cur = 0;
         int64_t nact = B, s0 = 0, s1 = 0, tlo = 0; /* inference chunk: steps [s0, s1) */
@@ -365,31 +367,31 @@ static rnf_status FN(rnf_forward)(const rnf_desc *d, const rnf_fwd_args *a, void
                 if (bs) { /* own rows, gathered */
                     const int64_t rr = (s1 - s0) * nrow;
                     FN(gather_x)(d->reverse, B, I, x, perm, plen, s0, r0, nrow, 0, rr, xg_s);
-                    FN(project)(o, G, GH, H, I, rr, xg_s, I, wih_s, bias_x, 0, H, xw_s);
+                    FN(project)(o, G, Xs, H, I, rr, xg_s, I, wih_s, bias_x, 0, H, xw_s);
                 } else if (gathered) { /* reverse with lengths: all rows, gathered together */
                     rnf_split(rows, nth, tid, &lo, &hi);
                     FN(gather_x)(d->reverse, B, I, x, perm, plen, s0, 0, B, lo, hi, xg);
                     RNF_SYNC();
-                    FN(project)(o, G, GH, H, I, rows, xg, I, wih_t, bias_x, j0, j1, xw);
+                    FN(project)(o, G, Xs, H, I, rows, xg, I, wih_t, bias_x, j0, j1, xw);
                 } else { /* times [tlo, tlo + s1 - s0), contiguous in x */
                     tlo = d->reverse ? T - s1 : s0;
                     if (lazy) /* projected as the steps need it, below */
                         lz.x = x + tlo * B * I, lz.rows = rows, lz.done = lz.gate = lz.job = 0;
                     else
-                        FN(project)(o, G, GH, H, I, rows, x + tlo * B * I, I, wih_t, bias_x,
+                        FN(project)(o, G, Xs, H, I, rows, x + tlo * B * I, I, wih_t, bias_x,
                                     j0, j1, xw);
                 }
             }
 /* Row p's input projection at step st (st in the current chunk) */
 #define XW_ROW_AT(p, st)                                                                         \
-    (d->training ? xw + GH * (FN(time_of)(d->reverse, plen[p], st) * B + perm[p])                \
-     : bs        ? xw_s + GH * ((st - s0) * nrow + (p) - r0)                                     \
-     : gathered  ? xw + GH * ((st - s0) * B + (p))                                               \
-                 : xw + GH * ((FN(time_of)(d->reverse, plen[p], st) - tlo) * B + perm[p]))
+    (d->training ? xw + Xs * (FN(time_of)(d->reverse, plen[p], st) * B + perm[p])                \
+     : bs        ? xw_s + Xs * ((st - s0) * nrow + (p) - r0)                                     \
+     : gathered  ? xw + Xs * ((st - s0) * B + (p))                                               \
+                 : xw + Xs * ((FN(time_of)(d->reverse, plen[p], st) - tlo) * B + perm[p]))
 #define XW_ROW(p) XW_ROW_AT(p, s)
             if (lazy && na > 0) /* this step's rows, all gates */
                 while (lz.done < (s - s0 + 1) * B &&
-                       FN(lazy_run)(o, &lz, G, GH, H, I, wih_t, bias_x, j0, j1, xw))
+                       FN(lazy_run)(o, &lz, G, Xs, H, I, wih_t, bias_x, j0, j1, xw))
                     ;
             if (na > 0) {
                 const int64_t ng = orig_gru ? 2 : G; /* the original GRU's n waits for r */
@@ -400,23 +402,23 @@ static rnf_status FN(rnf_forward)(const rnf_desc *d, const rnf_fwd_args *a, void
                 if (lazy && na == 1 && ng == G && o->side_np > 0) {
                     const int64_t groups = (u1 - u0 + nr - 1) / nr * G / o->side_np;
                     while (nj < groups && nj < RNF_SIDE_JOBS &&
-                           FN(lazy_take)(o, &lz, G, GH, H, I, wih_t, bias_x, j0, j1, xw,
+                           FN(lazy_take)(o, &lz, G, Xs, H, I, wih_t, bias_x, j0, j1, xw,
                                          jobs + nj))
                         ++nj;
                 }
                 if (!bs) FN(prefetch_rows)(na, H, hc, Hs);
                 FN(recurrent)(o, na, G, ng, 0, H, u1 - u0, hc + r0 * Hs, Hs, whh_s, hwt_s,
-                              hw + r0 * GH + u0, GH, jobs, nj);
+                              hw + r0 * Ws + u0, Ws, jobs, nj);
                 if (orig_gru) {
                     for (int64_t p = r0; p < r0 + na; ++p)
-                        o->gru_rz_fwd(&cp, H, u0, u1, XW_ROW(p), hw + p * GH, hc + p * Hs,
+                        o->gru_rz_fwd(&cp, H, u0, u1, XW_ROW(p), hw + p * Ws, hc + p * Hs,
                                       rh + p * Hs, d->training ? XW_ROW(p) : NULL);
                     if (!bs) {
                         RNF_SYNC();
                         FN(prefetch_rows)(na, H, rh, Hs);
                     }
                     FN(recurrent)(o, na, G, 1, 2, H, u1 - u0, rh + r0 * Hs, Hs, whh_s, hwt_s,
-                                  hw + r0 * GH + u0, GH, NULL, 0);
+                                  hw + r0 * Ws + u0, Ws, NULL, 0);
                 }
                 for (int64_t p = r0; p < r0 + na; ++p) {
                     const int64_t tb = FN(time_of)(d->reverse, plen[p], s) * B + perm[p];
@@ -426,17 +428,17 @@ static rnf_status FN(rnf_forward)(const rnf_desc *d, const rnf_fwd_args *a, void
                     if (t_cprev)
                         for (int64_t j = u0; j < u1; ++j) t_cprev[tb * H + j] = cc[p * Hs + j];
                     if (lstm)
-                        o->lstm_fwd(&cp, H, u0, u1, xr, hw + p * GH, cc + p * Hs,
+                        o->lstm_fwd(&cp, H, u0, u1, xr, hw + p * Ws, cc + p * Hs,
                                     hnx + p * Hs, cnx + p * Hs, y + tb * H, zt);
                     else if (lbr)
-                        o->gru_lbr_fwd(&cp, H, u0, u1, xr, hw + p * GH, bias_hn,
+                        o->gru_lbr_fwd(&cp, H, u0, u1, xr, hw + p * Ws, bias_hn,
                                        hc + p * Hs, hnx + p * Hs, y + tb * H, zt,
                                        t_hn ? t_hn + tb * H : NULL);
                     else if (orig_gru)
-                        o->gru_n_fwd(&cp, H, u0, u1, xr, hw + p * GH, hc + p * Hs,
+                        o->gru_n_fwd(&cp, H, u0, u1, xr, hw + p * Ws, hc + p * Hs,
                                      hnx + p * Hs, y + tb * H, zt);
                     else
-                        o->rnn_fwd(&cp, u0, u1, xr, hw + p * GH, hnx + p * Hs,
+                        o->rnn_fwd(&cp, u0, u1, xr, hw + p * Ws, hnx + p * Hs,
                                    y + tb * H, zt);
                 }
             }
@@ -467,7 +469,7 @@ static rnf_status FN(rnf_forward)(const rnf_desc *d, const rnf_fwd_args *a, void
                 /* Lazy: run projection jobs of later rows while the others
                  * have not arrived. */
                 while (lazy && !rnf_barrier_passed(bar, nth, tid, n) &&
-                       FN(lazy_run)(o, &lz, G, GH, H, I, wih_t, bias_x, j0, j1, xw))
+                       FN(lazy_run)(o, &lz, G, Xs, H, I, wih_t, bias_x, j0, j1, xw))
                     ;
                 /* Then the verify, as long as the wait lasts. */
                 while (!rnf_barrier_passed(bar, nth, tid, n) &&
