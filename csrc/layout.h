@@ -20,23 +20,19 @@ enum { RNF_BARRIER_SLOT = 128 };
  * each block of the other operand is then copied once per RNF_NB columns. */
 #define RNF_KB 256
 #define RNF_NB 1024
-/* Row stride, in elements, of the forward's state buffers (h, c, r * h),
- * which are the A operand of every step's recurrent product: H, padded
- * where rows H apart would share L1 sets, so that the product reads them in
- * place rather than copying them once per gate (rnf_rows_share_sets). */
-static inline int64_t rnf_state_stride(int64_t H, size_t es)
+/* Row stride, in elements, of a forward buffer of rows n values wide that a
+ * step's products read or write: n, padded where rows n apart would share
+ * L1 sets (rnf_rows_share_sets).
+ * - The states (h, c, r * h; n = H) are the recurrent product's A: padded,
+ *   the product reads them in place rather than copying them once per gate.
+ * - The gate buffers (hw and, in inference, xw; n = G * H) are the products'
+ *   C, of which a micro-kernel loads and stores up to 12 rows at once: rows
+ *   a multiple of 2 KB apart fall into the same few L1 and L2 sets (LSTM
+ *   B256 H1024 T50, 2 threads, with the C prefetch of gemm_tmpl.h: forward
+ *   1.04x, training 1.02x; B64 H512 1.01x). */
+static inline int64_t rnf_row_stride(int64_t n, size_t es)
 {
-    return H > 0 && rnf_rows_share_sets(H * (int64_t)es) ? H + RNF_ROW_PAD : H;
-}
-/* Row stride, in elements, of the forward's gate buffers (the recurrent
- * product's hw and, in inference, the projection's xw; G * H wide), padded
- * the same way. They are the products' C, of which a micro-kernel loads and
- * stores up to 12 rows at once, and rows a multiple of 2 KB apart fall into
- * the same few L1 and L2 sets (LSTM B256 H1024 T50, 2 threads, with the C
- * prefetch of gemm_tmpl.h: forward 1.04x, training 1.02x; B64 H512 1.01x). */
-static inline int64_t rnf_gate_stride(int64_t GH, size_t es)
-{
-    return rnf_state_stride(GH, es);
+    return n > 0 && rnf_rows_share_sets(n * (int64_t)es) ? n + RNF_ROW_PAD : n;
 }
 /* Rows (steps x batch) of one input-projection chunk in inference. */
 #define RNF_CHUNK_ROWS 256

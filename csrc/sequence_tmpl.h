@@ -296,9 +296,9 @@ static rnf_status FN(rnf_forward)(const rnf_desc *d, const rnf_fwd_args *a, void
         rnf_lazy_rows(d, d->nthreads, sizeof(REAL), o->side_np > 0 ? o->side_mr : 0);
     REAL *hbuf[2] = {(REAL *)(ws + L.h[0]), (REAL *)(ws + L.h[1])};
     REAL *cbuf[2] = {(REAL *)(ws + L.c[0]), (REAL *)(ws + L.c[1])};
-    const int64_t Hs = rnf_state_stride(H, sizeof(REAL)); /* their row stride */
+    const int64_t Hs = rnf_row_stride(H, sizeof(REAL)); /* their row stride */
     /* row strides of hw and, in inference, xw (the tape's xw is GH wide) */
-    const int64_t Ws = rnf_gate_stride(GH, sizeof(REAL)), Xs = d->training ? GH : Ws;
+    const int64_t Ws = rnf_row_stride(GH, sizeof(REAL)), Xs = d->training ? GH : Ws;
     REAL *t_hprev = d->training ? (REAL *)(tp + L.t_hprev) : NULL;
     REAL *t_cprev = d->training && lstm ? (REAL *)(tp + L.t_cprev) : NULL;
     REAL *t_hn = d->training && lbr ? (REAL *)(tp + L.t_hn) : NULL;

@@ -25,7 +25,7 @@
 /* Rows of the GEMM's A operand whose byte stride is a multiple of 2 KB fall
  * into one or two L1 sets and evict each other; rnf_gemm_packed copies such
  * rows to a buffer whose stride is padded by RNF_ROW_PAD elements. A caller
- * that owns its rows can store them padded instead (rnf_state_stride). */
+ * that owns its rows can store them padded instead (rnf_row_stride). */
 #define RNF_ROW_PAD 16
 static inline int rnf_rows_share_sets(int64_t stride_bytes) { return (stride_bytes & 2047) == 0; }
 
