@@ -52,6 +52,33 @@
 #define VFLOOR(a) _mm512_roundscale_ps((a), _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC)
 #define VSCALEF(a, n) _mm512_scalef_ps((a), (n))
 #define VRCP14(a) _mm512_rcp14_ps(a)
+/* r[0..15] = its transpose (16 x 16): element j of row i to element i of row j */
+static inline __attribute__((always_inline)) void rnf_transpose_f32(__m512 *r)
+{
+    __m512 t[16];
+    for (int i = 0; i < 8; ++i) { /* lane l: rows 2i, 2i+1 at k 4l, 4l+1 / 4l+2, 4l+3 */
+        t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+        t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+    }
+    for (int g = 0; g < 4; ++g) /* r[4g + j], lane l: rows 4g..4g+3 at k 4l + j */
+        for (int h = 0; h < 2; ++h) {
+            const __m512d a = _mm512_castps_pd(t[4 * g + h]), b = _mm512_castps_pd(t[4 * g + h + 2]);
+            r[4 * g + 2 * h] = _mm512_castpd_ps(_mm512_unpacklo_pd(a, b));
+            r[4 * g + 2 * h + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(a, b));
+        }
+    for (int j = 0; j < 4; ++j) { /* gather lane l of the four row groups into row 4l + j */
+        const __m512 v = _mm512_shuffle_f32x4(r[j], r[4 + j], 0x44);
+        const __m512 w = _mm512_shuffle_f32x4(r[8 + j], r[12 + j], 0x44);
+        const __m512 v2 = _mm512_shuffle_f32x4(r[j], r[4 + j], 0xEE);
+        const __m512 w2 = _mm512_shuffle_f32x4(r[8 + j], r[12 + j], 0xEE);
+        t[j] = _mm512_shuffle_f32x4(v, w, 0x88);
+        t[4 + j] = _mm512_shuffle_f32x4(v, w, 0xDD);
+        t[8 + j] = _mm512_shuffle_f32x4(v2, w2, 0x88);
+        t[12 + j] = _mm512_shuffle_f32x4(v2, w2, 0xDD);
+    }
+    for (int i = 0; i < 16; ++i) r[i] = t[i];
+}
+#define VTRANSPOSE(r) rnf_transpose_f32(r)
 #elif defined(__AVX2__)
 #define VEC __m256
 #define VL 8
@@ -77,6 +104,26 @@
 #define VCMP(a, b, pred) _mm256_cmp_ps((a), (b), (pred))
 #define VSEL(m, t, f) _mm256_blendv_ps((f), (t), (m))
 #define VFLOOR(a) _mm256_floor_ps(a)
+/* r[0..7] = its transpose (8 x 8) */
+static inline __attribute__((always_inline)) void rnf_transpose_f32(__m256 *r)
+{
+    __m256 t[8], u[8];
+    for (int i = 0; i < 4; ++i) {
+        t[2 * i] = _mm256_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+        t[2 * i + 1] = _mm256_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+    }
+    for (int g = 0; g < 2; ++g) /* u[4g + j], lane l: rows 4g..4g+3 at k 4l + j */
+        for (int h = 0; h < 2; ++h) {
+            const __m256d a = _mm256_castps_pd(t[4 * g + h]), b = _mm256_castps_pd(t[4 * g + h + 2]);
+            u[4 * g + 2 * h] = _mm256_castpd_ps(_mm256_unpacklo_pd(a, b));
+            u[4 * g + 2 * h + 1] = _mm256_castpd_ps(_mm256_unpackhi_pd(a, b));
+        }
+    for (int j = 0; j < 4; ++j) {
+        r[j] = _mm256_permute2f128_ps(u[j], u[4 + j], 0x20);
+        r[4 + j] = _mm256_permute2f128_ps(u[j], u[4 + j], 0x31);
+    }
+}
+#define VTRANSPOSE(r) rnf_transpose_f32(r)
 #else
 #define NR 16
 #define SIDE_MR 6
@@ -112,6 +159,7 @@ enum { RNF_NR_F32 = NR, RNF_SIDE_MR_F32 = SIDE_MR, RNF_SIDE_NP_F32 = SIDE_NP };
 #undef VSCALEF
 #undef VRCP14
 #undef VTAB16
+#undef VTRANSPOSE
 #undef REAL
 #undef SFX
 #undef RNF_REAL_IS_DOUBLE
@@ -146,6 +194,26 @@ enum { RNF_NR_F32 = NR, RNF_SIDE_MR_F32 = SIDE_MR, RNF_SIDE_NP_F32 = SIDE_NP };
 #define VSEL(m, t, f) _mm512_mask_blend_pd((m), (f), (t))
 #define VFLOOR(a) _mm512_roundscale_pd((a), _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC)
 #define VSCALEF(a, n) _mm512_scalef_pd((a), (n))
+/* r[0..7] = its transpose (8 x 8) */
+static inline __attribute__((always_inline)) void rnf_transpose_f64(__m512d *r)
+{
+    __m512d t[8];
+    for (int i = 0; i < 4; ++i) { /* lane l: rows 2i, 2i+1 at k 2l / 2l + 1 */
+        t[2 * i] = _mm512_unpacklo_pd(r[2 * i], r[2 * i + 1]);
+        t[2 * i + 1] = _mm512_unpackhi_pd(r[2 * i], r[2 * i + 1]);
+    }
+    for (int j = 0; j < 2; ++j) { /* gather lane l of the four row pairs into row 2l + j */
+        const __m512d v = _mm512_shuffle_f64x2(t[j], t[2 + j], 0x44);
+        const __m512d w = _mm512_shuffle_f64x2(t[4 + j], t[6 + j], 0x44);
+        const __m512d v2 = _mm512_shuffle_f64x2(t[j], t[2 + j], 0xEE);
+        const __m512d w2 = _mm512_shuffle_f64x2(t[4 + j], t[6 + j], 0xEE);
+        r[j] = _mm512_shuffle_f64x2(v, w, 0x88);
+        r[2 + j] = _mm512_shuffle_f64x2(v, w, 0xDD);
+        r[4 + j] = _mm512_shuffle_f64x2(v2, w2, 0x88);
+        r[6 + j] = _mm512_shuffle_f64x2(v2, w2, 0xDD);
+    }
+}
+#define VTRANSPOSE(r) rnf_transpose_f64(r)
 /* the entries of a 16-entry table t picked by the low 4 bits of each lane of i */
 #define VTAB16(i, t) \
     _mm512_permutex2var_pd(_mm512_loadu_pd(t), _mm512_castpd_si512(i), _mm512_loadu_pd((t) + 8))
@@ -174,6 +242,17 @@ enum { RNF_NR_F32 = NR, RNF_SIDE_MR_F32 = SIDE_MR, RNF_SIDE_NP_F32 = SIDE_NP };
 #define VCMP(a, b, pred) _mm256_cmp_pd((a), (b), (pred))
 #define VSEL(m, t, f) _mm256_blendv_pd((f), (t), (m))
 #define VFLOOR(a) _mm256_floor_pd(a)
+/* r[0..3] = its transpose (4 x 4) */
+static inline __attribute__((always_inline)) void rnf_transpose_f64(__m256d *r)
+{
+    const __m256d t0 = _mm256_unpacklo_pd(r[0], r[1]), t1 = _mm256_unpackhi_pd(r[0], r[1]);
+    const __m256d t2 = _mm256_unpacklo_pd(r[2], r[3]), t3 = _mm256_unpackhi_pd(r[2], r[3]);
+    r[0] = _mm256_permute2f128_pd(t0, t2, 0x20);
+    r[1] = _mm256_permute2f128_pd(t1, t3, 0x20);
+    r[2] = _mm256_permute2f128_pd(t0, t2, 0x31);
+    r[3] = _mm256_permute2f128_pd(t1, t3, 0x31);
+}
+#define VTRANSPOSE(r) rnf_transpose_f64(r)
 #else
 #define NR 8
 #define SIDE_MR 6
