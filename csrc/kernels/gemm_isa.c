@@ -20,6 +20,20 @@
 #if defined(__AVX512F__) || defined(__AVX2__)
 #include <immintrin.h>
 #endif
+#if defined(__AVX512F__)
+/* out[l] = the 128-bit lanes l of a, b, c and d, in that order: the 4 x 4
+ * transpose of lanes that ends the register transposes below */
+static inline __attribute__((always_inline)) void rnf_lanes_4x4(__m512 a, __m512 b, __m512 c,
+                                                                __m512 d, __m512 out[4])
+{
+    const __m512 v = _mm512_shuffle_f32x4(a, b, 0x44), w = _mm512_shuffle_f32x4(c, d, 0x44);
+    const __m512 v2 = _mm512_shuffle_f32x4(a, b, 0xEE), w2 = _mm512_shuffle_f32x4(c, d, 0xEE);
+    out[0] = _mm512_shuffle_f32x4(v, w, 0x88);
+    out[1] = _mm512_shuffle_f32x4(v, w, 0xDD);
+    out[2] = _mm512_shuffle_f32x4(v2, w2, 0x88);
+    out[3] = _mm512_shuffle_f32x4(v2, w2, 0xDD);
+}
+#endif
 
 /* ---------------------------------------------------------------- float */
 #define REAL float
@@ -52,33 +66,6 @@
 #define VFLOOR(a) _mm512_roundscale_ps((a), _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC)
 #define VSCALEF(a, n) _mm512_scalef_ps((a), (n))
 #define VRCP14(a) _mm512_rcp14_ps(a)
-/* r[0..15] = its transpose (16 x 16): element j of row i to element i of row j */
-static inline __attribute__((always_inline)) void rnf_transpose_f32(__m512 *r)
-{
-    __m512 t[16];
-    for (int i = 0; i < 8; ++i) { /* lane l: rows 2i, 2i+1 at k 4l, 4l+1 / 4l+2, 4l+3 */
-        t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
-        t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
-    }
-    for (int g = 0; g < 4; ++g) /* r[4g + j], lane l: rows 4g..4g+3 at k 4l + j */
-        for (int h = 0; h < 2; ++h) {
-            const __m512d a = _mm512_castps_pd(t[4 * g + h]), b = _mm512_castps_pd(t[4 * g + h + 2]);
-            r[4 * g + 2 * h] = _mm512_castpd_ps(_mm512_unpacklo_pd(a, b));
-            r[4 * g + 2 * h + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(a, b));
-        }
-    for (int j = 0; j < 4; ++j) { /* gather lane l of the four row groups into row 4l + j */
-        const __m512 v = _mm512_shuffle_f32x4(r[j], r[4 + j], 0x44);
-        const __m512 w = _mm512_shuffle_f32x4(r[8 + j], r[12 + j], 0x44);
-        const __m512 v2 = _mm512_shuffle_f32x4(r[j], r[4 + j], 0xEE);
-        const __m512 w2 = _mm512_shuffle_f32x4(r[8 + j], r[12 + j], 0xEE);
-        t[j] = _mm512_shuffle_f32x4(v, w, 0x88);
-        t[4 + j] = _mm512_shuffle_f32x4(v, w, 0xDD);
-        t[8 + j] = _mm512_shuffle_f32x4(v2, w2, 0x88);
-        t[12 + j] = _mm512_shuffle_f32x4(v2, w2, 0xDD);
-    }
-    for (int i = 0; i < 16; ++i) r[i] = t[i];
-}
-#define VTRANSPOSE(r) rnf_transpose_f32(r)
 #elif defined(__AVX2__)
 #define VEC __m256
 #define VL 8
@@ -104,29 +91,45 @@ static inline __attribute__((always_inline)) void rnf_transpose_f32(__m512 *r)
 #define VCMP(a, b, pred) _mm256_cmp_ps((a), (b), (pred))
 #define VSEL(m, t, f) _mm256_blendv_ps((f), (t), (m))
 #define VFLOOR(a) _mm256_floor_ps(a)
-/* r[0..7] = its transpose (8 x 8) */
-static inline __attribute__((always_inline)) void rnf_transpose_f32(__m256 *r)
-{
-    __m256 t[8], u[8];
-    for (int i = 0; i < 4; ++i) {
-        t[2 * i] = _mm256_unpacklo_ps(r[2 * i], r[2 * i + 1]);
-        t[2 * i + 1] = _mm256_unpackhi_ps(r[2 * i], r[2 * i + 1]);
-    }
-    for (int g = 0; g < 2; ++g) /* u[4g + j], lane l: rows 4g..4g+3 at k 4l + j */
-        for (int h = 0; h < 2; ++h) {
-            const __m256d a = _mm256_castps_pd(t[4 * g + h]), b = _mm256_castps_pd(t[4 * g + h + 2]);
-            u[4 * g + 2 * h] = _mm256_castpd_ps(_mm256_unpacklo_pd(a, b));
-            u[4 * g + 2 * h + 1] = _mm256_castpd_ps(_mm256_unpackhi_pd(a, b));
-        }
-    for (int j = 0; j < 4; ++j) {
-        r[j] = _mm256_permute2f128_ps(u[j], u[4 + j], 0x20);
-        r[4 + j] = _mm256_permute2f128_ps(u[j], u[4 + j], 0x31);
-    }
-}
-#define VTRANSPOSE(r) rnf_transpose_f32(r)
 #else
 #define NR 16
 #define SIDE_MR 6
+#endif
+#ifdef VEC
+/* Rows r[4g..4g+3], g < n / 4, transposed within each 128-bit lane: r[4g + j]
+ * then holds, in lane l, element 4l + j of the four rows. */
+static inline __attribute__((always_inline)) void rnf_transpose_lanes_f32(VEC *r, int n)
+{
+    for (int g = 0; g < n / 4; ++g) {
+        VEC *q = r + 4 * g;
+        const VEC t0 = VP(unpacklo)(q[0], q[1]), t1 = VP(unpackhi)(q[0], q[1]);
+        const VEC t2 = VP(unpacklo)(q[2], q[3]), t3 = VP(unpackhi)(q[2], q[3]);
+        q[0] = VP(shuffle)(t0, t2, 0x44);
+        q[1] = VP(shuffle)(t0, t2, 0xEE);
+        q[2] = VP(shuffle)(t1, t3, 0x44);
+        q[3] = VP(shuffle)(t1, t3, 0xEE);
+    }
+}
+/* r[0..VL-1] = its transpose: element j of row i to element i of row j */
+static inline __attribute__((always_inline)) void rnf_transpose_f32(VEC *r)
+{
+    rnf_transpose_lanes_f32(r, VL);
+    VEC t[VL];
+#if defined(__AVX512F__)
+    for (int j = 0; j < 4; ++j) { /* lane l of the four row groups: row 4l + j */
+        __m512 o[4];
+        rnf_lanes_4x4(r[j], r[4 + j], r[8 + j], r[12 + j], o);
+        for (int l = 0; l < 4; ++l) t[4 * l + j] = o[l];
+    }
+#else
+    for (int j = 0; j < 4; ++j) { /* lane l of the two row groups: row 4l + j */
+        t[j] = _mm256_permute2f128_ps(r[j], r[4 + j], 0x20);
+        t[4 + j] = _mm256_permute2f128_ps(r[j], r[4 + j], 0x31);
+    }
+#endif
+    for (int i = 0; i < VL; ++i) r[i] = t[i];
+}
+#define VTRANSPOSE(r) rnf_transpose_f32(r)
 #endif
 #include "gemm_tmpl.h"
 #include "pointwise_tmpl.h"
@@ -202,15 +205,11 @@ static inline __attribute__((always_inline)) void rnf_transpose_f64(__m512d *r)
         t[2 * i] = _mm512_unpacklo_pd(r[2 * i], r[2 * i + 1]);
         t[2 * i + 1] = _mm512_unpackhi_pd(r[2 * i], r[2 * i + 1]);
     }
-    for (int j = 0; j < 2; ++j) { /* gather lane l of the four row pairs into row 2l + j */
-        const __m512d v = _mm512_shuffle_f64x2(t[j], t[2 + j], 0x44);
-        const __m512d w = _mm512_shuffle_f64x2(t[4 + j], t[6 + j], 0x44);
-        const __m512d v2 = _mm512_shuffle_f64x2(t[j], t[2 + j], 0xEE);
-        const __m512d w2 = _mm512_shuffle_f64x2(t[4 + j], t[6 + j], 0xEE);
-        r[j] = _mm512_shuffle_f64x2(v, w, 0x88);
-        r[2 + j] = _mm512_shuffle_f64x2(v, w, 0xDD);
-        r[4 + j] = _mm512_shuffle_f64x2(v2, w2, 0x88);
-        r[6 + j] = _mm512_shuffle_f64x2(v2, w2, 0xDD);
+    for (int j = 0; j < 2; ++j) { /* lane l of the four row pairs: row 2l + j */
+        __m512 o[4];
+        rnf_lanes_4x4(_mm512_castpd_ps(t[j]), _mm512_castpd_ps(t[2 + j]),
+                      _mm512_castpd_ps(t[4 + j]), _mm512_castpd_ps(t[6 + j]), o);
+        for (int l = 0; l < 4; ++l) r[2 * l + j] = _mm512_castps_pd(o[l]);
     }
 }
 #define VTRANSPOSE(r) rnf_transpose_f64(r)
