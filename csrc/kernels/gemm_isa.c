@@ -96,11 +96,11 @@ static inline __attribute__((always_inline)) void rnf_lanes_4x4(__m512 a, __m512
 #define SIDE_MR 6
 #endif
 #ifdef VEC
-/* Rows r[4g..4g+3], g < n / 4, transposed within each 128-bit lane: r[4g + j]
+/* Rows r[4g..4g+3], g < VL / 4, transposed within each 128-bit lane: r[4g + j]
  * then holds, in lane l, element 4l + j of the four rows. */
-static inline __attribute__((always_inline)) void rnf_transpose_lanes_f32(VEC *r, int n)
+static inline __attribute__((always_inline)) void rnf_transpose_lanes_f32(VEC *r)
 {
-    for (int g = 0; g < n / 4; ++g) {
+    for (int g = 0; g < VL / 4; ++g) {
         VEC *q = r + 4 * g;
         const VEC t0 = VP(unpacklo)(q[0], q[1]), t1 = VP(unpackhi)(q[0], q[1]);
         const VEC t2 = VP(unpacklo)(q[2], q[3]), t3 = VP(unpackhi)(q[2], q[3]);
@@ -113,7 +113,7 @@ static inline __attribute__((always_inline)) void rnf_transpose_lanes_f32(VEC *r
 /* r[0..VL-1] = its transpose: element j of row i to element i of row j */
 static inline __attribute__((always_inline)) void rnf_transpose_f32(VEC *r)
 {
-    rnf_transpose_lanes_f32(r, VL);
+    rnf_transpose_lanes_f32(r);
     VEC t[VL];
 #if defined(__AVX512F__)
     for (int j = 0; j < 4; ++j) { /* lane l of the four row groups: row 4l + j */

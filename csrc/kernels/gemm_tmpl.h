@@ -565,15 +565,15 @@ KFN(kern_side)(const int MR, const int NP, int64_t K, const REAL *restrict a,
 #undef RNF_PANELS
 }
 
-/* kern_side for NP panels and the job's row count (jb NULL: no job). Not
- * inlined, as block. */
+/* kern_side for NP panels and the job's row count (jb NULL: no job; a job
+ * comes only with a whole group of NP_WIDE1 panels). Not inlined, as block. */
 static __attribute__((noinline)) void KFN(side_block)(int np, int64_t K, const REAL *a,
                                                       const REAL *Bp, int64_t pstride, int64_t P0,
                                                       int G, int64_t N, REAL *C, int64_t cg,
                                                       const KJOB *jb)
 {
 #define RNF_S(m, n) KFN(kern_side)(m, n, K, a, Bp, pstride, P0, G, N, C, cg, jb)
-    if (np < NP_WIDE1 || !jb) {
+    if (!jb) {
         switch (np) {
         case 1: RNF_S(0, 1); break;
         case 2: RNF_S(0, 2); break;
@@ -583,7 +583,6 @@ static __attribute__((noinline)) void KFN(side_block)(int np, int64_t K, const R
 #endif
         default: break;
         }
-        if (jb) KFN(run_job)(jb);
         return;
     }
     switch (jb->mr) {
