@@ -67,6 +67,14 @@ def ceiling(dtype, threads: int, repeats: int, budget: float) -> float:
     return 2.0 * n ** 3 / t / 1e9
 
 
+def fma_peak(dtype, threads: int) -> float:
+    """GFLOP/s of rnnfast's register-only multiply-add loop on `threads`
+    threads (its active kernel path): the hardware's bound for any product,
+    which the matmul ceiling and every implementation here stay under."""
+    time.sleep(SETTLE)
+    return rnnfast._kernels.peak_gflops(dtype, threads, 0.2)
+
+
 def run(args) -> list:
     """Time every implementation on every problem, for args.rounds rounds.
 
@@ -91,18 +99,22 @@ def run(args) -> list:
                     if fn is not None:
                         impls[name] = fn
                 problems.append((cell, training, (T, B, H), impls))
-    times, ceilings = {}, []
+    times, ceilings, peaks = {}, [], []
     for r in range(args.rounds):
         print(f"round {r + 1} of {args.rounds}", file=sys.stderr, flush=True)
         ceilings.append(ceiling(np.dtype(args.dtype), args.threads, args.repeats, args.budget))
+        peaks.append(fma_peak(np.dtype(args.dtype), args.threads))
         for cell, training, shape, impls in problems:
             for name, fn in impls.items():
                 times.setdefault((cell, training, shape, name), []).append(
                     median_time(fn, args.repeats, args.budget))
-    peak = float(np.median(ceilings))
+    ceil_, peak = float(np.median(ceilings)), float(np.median(peaks))
     print(f"ceiling: NumPy {args.dtype} {CEILING_N}^3 matmul on {args.threads} threads, "
-          f"{peak:.1f} GFLOP/s (median of {len(ceilings)} rounds); "
-          f"'of ceiling' is rnnfast's GFLOP/s over it\n")
+          f"{ceil_:.1f} GFLOP/s (median of {len(ceilings)} rounds); "
+          f"'of ceiling' is rnnfast's GFLOP/s over it")
+    print(f"peak: multiply-adds in registers only on {args.threads} threads, {peak:.1f} "
+          f"GFLOP/s (median of {len(peaks)} rounds); 'of peak' is rnnfast's GFLOP/s over "
+          "it\n")
     rows = []
     for cell, training, (T, B, H), impls in problems:
         fl = flops(cell, T, B, H, H, training)
@@ -112,7 +124,7 @@ def run(args) -> list:
             t = float(np.median(times[cell, training, (T, B, H), name]))
             block.append(dict(cell=cell, mode="train" if training else "forward", T=T, B=B,
                               I=H, H=H, impl=name, ms=t * 1e3, gflops=fl / t / 1e9,
-                              ratio=t / t_rf, ceiling=peak))
+                              ratio=t / t_rf, ceiling=ceil_, peak=peak))
         print_rows(block, header=not rows)
         rows += block
     return rows
@@ -121,20 +133,23 @@ def run(args) -> list:
 def print_rows(rows, header=False):
     if header:
         print(f"{'cell':5} {'mode':7} {'T':>4} {'B':>4} {'I=H':>5}  {'impl':12} "
-              f"{'median ms':>10} {'GFLOP/s':>8} {'peer/rnnfast':>12} {'of ceiling':>10}")
+              f"{'median ms':>10} {'GFLOP/s':>8} {'peer/rnnfast':>12} {'of ceiling':>10} "
+              f"{'of peak':>8}")
     for r in rows:
         me = r["impl"] == "rnnfast"
         ratio = "" if me else f"{r['ratio']:.2f}x"
         share = f"{r['gflops'] / r['ceiling']:.0%}" if me else ""
+        of_peak = f"{r['gflops'] / r['peak']:.0%}" if me else ""
         print(f"{r['cell']:5} {r['mode']:7} {r['T']:>4} {r['B']:>4} {r['H']:>5}  {r['impl']:12} "
-              f"{r['ms']:>10.3f} {r['gflops']:>8.1f} {ratio:>12} {share:>10}", flush=True)
+              f"{r['ms']:>10.3f} {r['gflops']:>8.1f} {ratio:>12} {share:>10} {of_peak:>8}",
+              flush=True)
 
 
 def markdown(rows) -> str:
     """A Markdown table: rnnfast's median time, and each peer's time divided by
     rnnfast's (above 1: rnnfast is faster)."""
     peers = [n for n in ("onnxruntime", "torch", "numpy") if any(r["impl"] == n for r in rows)]
-    head = ["cell", "mode", "T, B, I=H", "rnnfast ms", "GFLOP/s", "of ceiling"] + \
+    head = ["cell", "mode", "T, B, I=H", "rnnfast ms", "GFLOP/s", "of ceiling", "of peak"] + \
         [f"vs {p}" for p in peers]
     out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     keys = list(dict.fromkeys((r["cell"], r["mode"], r["T"], r["B"], r["H"]) for r in rows))
@@ -144,7 +159,7 @@ def markdown(rows) -> str:
         me = by["rnnfast"]
         ms = f"{me['ms']:.3g}" if me["ms"] < 100 else f"{me['ms']:.0f}"
         cells = [cell, mode, f"{T}, {B}, {H}", ms, f"{me['gflops']:.0f}",
-                 f"{me['gflops'] / me['ceiling']:.0%}"]
+                 f"{me['gflops'] / me['ceiling']:.0%}", f"{me['gflops'] / me['peak']:.0%}"]
         cells += [f"{by[p]['ratio']:.2f}x" if p in by else "" for p in peers]
         out.append("| " + " | ".join(cells) + " |")
     return "\n".join(out)
@@ -185,6 +200,9 @@ def plot(rows, path):
         ax.axhline(sub[0]["ceiling"], color="k", ls="--", lw=0.8)
         ax.text(len(shapes) - 0.6, sub[0]["ceiling"], f"NumPy {CEILING_N}\u00b3 matmul",
                 va="bottom", ha="right", fontsize=7)
+        ax.axhline(sub[0]["peak"], color="k", ls=":", lw=0.8)
+        ax.text(len(shapes) - 0.6, sub[0]["peak"], "FMA peak", va="bottom", ha="right",
+                fontsize=7)
         ax.set_xticks(np.arange(len(shapes)) + 0.4 - width / 2)
         ax.set_xticklabels([f"T={t} B={b}\nI=H={h}" for t, b, h in shapes], fontsize=8)
         ax.set_title(f"{cell.upper()} {'forward' if mode == 'forward' else 'forward + backward'}")

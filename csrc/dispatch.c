@@ -5,6 +5,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "kernels/kernels.h"
@@ -259,4 +260,52 @@ uint64_t rnf_differing_bytes(int count, const void *const *a, const void *const 
 int rnf_same_bytes(const void *a, const void *b, size_t n, int nthreads)
 {
     return rnf_differing_bytes(1, &a, &b, &n, nthreads) == 0;
+}
+
+/* Seconds, for intervals. */
+static double rnf_seconds(void)
+{
+#ifdef _OPENMP
+    return omp_get_wtime();
+#else
+    struct timespec ts;
+    timespec_get(&ts, TIME_UTC);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+#endif
+}
+
+/* The active path's peak loop (kernels.h) for rounds rounds on n threads at
+ * once; the flops done, and their wall time in *t. */
+static int64_t rnf_peak_run(const rnf_kernels *k, int dtype, int n, int64_t rounds, double *t)
+{
+    _Atomic int64_t flops = 0;
+    const double t0 = rnf_seconds();
+#pragma omp parallel num_threads(n)
+    {
+        double s64; /* the chains' sums, unread */
+        float s32;
+        const int64_t f =
+            dtype == RNF_F64 ? k->f64.peak(rounds, &s64) : k->f32.peak(rounds, &s32);
+        atomic_fetch_add_explicit(&flops, f, memory_order_relaxed);
+    }
+    *t = rnf_seconds() - t0;
+    return atomic_load(&flops);
+}
+
+double rnf_peak_gflops(int dtype, int nthreads, double seconds)
+{
+    if ((dtype != RNF_F32 && dtype != RNF_F64) || nthreads < 1 || nthreads > RNF_MAX_THREADS ||
+        !(seconds > 0) || seconds > 60)
+        return -1;
+    const rnf_kernels *k = rnf_active_kernels();
+    const int cpus = rnf_cpus(), n = nthreads < cpus ? nthreads : cpus;
+    double t = 0;
+    int64_t rounds = 1 << 12;
+    /* one thread, doubling the rounds until a run lasts a tenth of the time */
+    while (rnf_peak_run(k, dtype, 1, rounds, &t), t < seconds / 10 && rounds < (INT64_C(1) << 40))
+        rounds *= 2;
+    const double scale = seconds / (t > 0 ? t : 1e-9);
+    rounds = (int64_t)((double)rounds * (scale < 1 ? 1 : scale));
+    const int64_t flops = rnf_peak_run(k, dtype, n, rounds, &t);
+    return (double)flops / (t > 0 ? t : 1e-9) / 1e9;
 }

@@ -87,6 +87,28 @@ def test_every_path_agrees_with_the_oracle():
         np.testing.assert_allclose(rnnfast.gru(x, w, u).y, want, rtol=1e-12, atol=1e-14)
 
 
+@pytest.mark.parametrize("arch", ARCHS)
+def test_peak_loop_runs_on_every_path(arch):
+    # The report's "of peak" reference. A loop the compiler dropped, or a
+    # wrong flop count, would show as an impossible rate: no core does 1000
+    # GFLOP/s (a 512-bit core with two FMA units at 5 GHz does 320 in float).
+    _kernels.set_arch(arch)
+    for dtype in (np.float32, np.float64):
+        for n in (1, 2):
+            g = _kernels.peak_gflops(dtype, n, 0.01)
+            assert 0 < g < 1000 * n, (arch, dtype, n, g)
+
+
+def test_peak_loop_refuses_bad_arguments():
+    with pytest.raises(ValueError, match="nthreads"):
+        _kernels.peak_gflops(np.float32, 0)
+    for s in (0.0, -1.0, 61.0, float("nan")):
+        with pytest.raises(ValueError, match="seconds"):
+            _kernels.peak_gflops(np.float32, 1, s)
+    with pytest.raises(TypeError, match="dtype"):
+        _kernels.peak_gflops(np.int32, 1, 0.01)
+
+
 def test_unknown_arch_is_rejected():
     with pytest.raises(ValueError, match="unknown kernel path"):
         _kernels.set_arch("sse9")

@@ -210,6 +210,10 @@ int rnf_cpus(void);                   /* CPUs the process may run on, counted on
 int64_t rnf_l2_bytes(void);           /* one core's L2 cache, as the C library reports it
                                          (1 MiB where it does not), read once */
 const char *rnf_build_flags(void);    /* C flags the library was compiled with */
+/* GFLOP/s of the active path's register-only multiply-add loop (no memory
+ * traffic) on min(nthreads, rnf_cpus()) threads at once for about seconds
+ * (at most 60): the most any product could reach. -1 for bad arguments. */
+double rnf_peak_gflops(int dtype, int nthreads, double seconds);
 /* 1 if the n bytes at a and b are equal (memcmp); from twice
  * RNF_SAME_BYTES_SPLIT bytes on, compared in parts on up to nthreads threads,
  * each with at least RNF_SAME_BYTES_SPLIT bytes. */

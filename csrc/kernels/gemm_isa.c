@@ -264,7 +264,7 @@ enum { RNF_NR_F64 = NR, RNF_SIDE_MR_F64 = SIDE_MR, RNF_SIDE_NP_F64 = SIDE_NP };
     {                                                                                           \
         nr, RNF_CAT(RNF_CAT(rnf_pack_, S), ISA), RNF_CAT(RNF_CAT(rnf_gemm_packed_, S), ISA),    \
             RNF_CAT(RNF_CAT(rnf_gemm_gates_, S), ISA), RNF_CAT(RNF_CAT(rnf_gemv_side_, S), ISA), \
-            side_mr, side_np,                                                                   \
+            side_mr, side_np, RNF_CAT(RNF_CAT(rnf_peak_, S), ISA),                              \
             RNF_CAT(RNF_CAT(lstm_fwd_, S), ISA), RNF_CAT(RNF_CAT(lstm_bwd_, S), ISA),           \
             RNF_CAT(RNF_CAT(gru_lbr_fwd_, S), ISA), RNF_CAT(RNF_CAT(gru_lbr_bwd_, S), ISA),     \
             RNF_CAT(RNF_CAT(gru_rz_fwd_, S), ISA), RNF_CAT(RNF_CAT(gru_n_fwd_, S), ISA),        \

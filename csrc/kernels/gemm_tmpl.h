@@ -625,6 +625,44 @@ void KFN(rnf_gemv_side)(int64_t N, int G, int64_t K, const REAL *a, const REAL *
 }
 #undef KJOB
 
+/* kernels.h: peak. RNF_PEAK_CHAINS independent multiply-add chains of whole
+ * vectors, in registers only, for `rounds` rounds: what one core of this
+ * path can compute with no memory traffic at all, the bound every product
+ * here works under. Each chain runs x <- x * a + b towards its fixed point 1,
+ * so values stay normal. The baseline path, with no FMA, does a multiply
+ * and an add: two flops as well. Returns the flops done; *sink gets the
+ * chains' sum, so no chain is dead code. */
+#define RNF_PEAK_CHAINS 12
+int64_t KFN(rnf_peak)(int64_t rounds, REAL *sink)
+{
+    const REAL a = (REAL)0.999, b = (REAL)0.001;
+#ifdef VEC
+    VEC x[RNF_PEAK_CHAINS];
+    const VEC va = VSET1(a), vb = VSET1(b);
+    for (int i = 0; i < RNF_PEAK_CHAINS; ++i) x[i] = VSET1((REAL)(i + 1));
+    for (int64_t r = 0; r < rounds; ++r) {
+#pragma GCC unroll 12
+        for (int i = 0; i < RNF_PEAK_CHAINS; ++i) x[i] = VFMA(x[i], va, vb);
+    }
+    REAL out[VL], sum = 0;
+    for (int i = 1; i < RNF_PEAK_CHAINS; ++i) x[0] = VP(add)(x[0], x[i]);
+    VSTORE(out, x[0]);
+    for (int l = 0; l < VL; ++l) sum += out[l];
+    *sink = sum;
+    return rounds * RNF_PEAK_CHAINS * VL * 2;
+#else
+    enum { W = 16 / sizeof(REAL) }; /* values a chain: one SSE2 register */
+    REAL x[RNF_PEAK_CHAINS * W], sum = 0;
+    for (int i = 0; i < RNF_PEAK_CHAINS * W; ++i) x[i] = (REAL)(i + 1);
+    for (int64_t r = 0; r < rounds; ++r)
+        for (int i = 0; i < RNF_PEAK_CHAINS * W; ++i) x[i] = x[i] * a + b;
+    for (int i = 0; i < RNF_PEAK_CHAINS * W; ++i) sum += x[i];
+    *sink = sum;
+    return rounds * RNF_PEAK_CHAINS * W * 2;
+#endif
+}
+#undef RNF_PEAK_CHAINS
+
 #undef RNF_ROWS
 #undef RNF_VECS
 #undef KFN

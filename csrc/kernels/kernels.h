@@ -65,6 +65,8 @@ static inline int rnf_rows_share_sets(int64_t stride_bytes) { return (stride_byt
                           int64_t Kp, REAL *C, int64_t cg, const RNF_CAT(rnf_job_, SFX) * jobs,  \
                           int njobs);                                                            \
         int side_mr, side_np;                                                                    \
+        /* register-only multiply-adds for rounds rounds: the flops done (gemm_tmpl.h) */       \
+        int64_t (*peak)(int64_t rounds, REAL *sink);                                             \
         /* scratch: 8 * H elements of the calling thread */                                      \
         void (*lstm_fwd)(RNF_CAT(rnf_cp_, SFX), int64_t H, int64_t j0, int64_t j1,             \
                          const REAL *xw, REAL *hw, const REAL *cpv, REAL *hn, REAL *cn, REAL *y, \

@@ -132,5 +132,6 @@ cdef extern from "rnnfast.h" nogil:
     int rnf_cpus()
     int64_t rnf_l2_bytes()
     const char *rnf_build_flags()
+    double rnf_peak_gflops(int dtype, int nthreads, double seconds) nogil
     uint64_t rnf_differing_bytes(int count, const void *const *a, const void *const *b,
                                  const size_t *n, int nthreads)

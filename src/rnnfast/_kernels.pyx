@@ -469,6 +469,21 @@ def build_flags():
     return rnf_build_flags().decode()
 
 
+def peak_gflops(dtype, int nthreads, double seconds=0.2):
+    """GFLOP/s of the active kernel path's register-only multiply-add loop
+    on min(nthreads, cpus()) threads at once, for about `seconds`: the most
+    any product could reach on this CPU, with no memory traffic at all."""
+    cdef int code = _dtype_code(dtype)
+    if not 1 <= nthreads <= MAX_THREADS:
+        raise ValueError(f"nthreads: expected 1 to {MAX_THREADS}, got {nthreads}")
+    if not 0 < seconds <= 60:
+        raise ValueError(f"seconds: expected a number in (0, 60], got {seconds}")
+    cdef double g
+    with nogil:
+        g = rnf_peak_gflops(code, nthreads, seconds)
+    return g
+
+
 cdef struct _Pairs:
     # the pairs of a snapshot list and a live list that a C compare reads:
     # m pairs (pa[k], pb[k], nb[k] bytes) of the lists' entries idx[k]
