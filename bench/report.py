@@ -203,6 +203,7 @@ def plot(rows, path):
         ax.axhline(sub[0]["peak"], color="k", ls=":", lw=0.8)
         ax.text(len(shapes) - 0.6, sub[0]["peak"], "FMA peak", va="bottom", ha="right",
                 fontsize=7)
+        ax.set_ylim(top=max(ax.get_ylim()[1], sub[0]["peak"] * 1.1))
         ax.set_xticks(np.arange(len(shapes)) + 0.4 - width / 2)
         ax.set_xticklabels([f"T={t} B={b}\nI=H={h}" for t, b, h in shapes], fontsize=8)
         ax.set_title(f"{cell.upper()} {'forward' if mode == 'forward' else 'forward + backward'}")

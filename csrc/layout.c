@@ -131,11 +131,11 @@ rnf_status rnf_make_layout(const rnf_desc *d, rnf_layout *L)
     L->whh_p = take(&f, own ? mul3(G, Hp, H, &f.overflow) : 0, es);
     L->bias_x = take(&f, GH, es);
     L->bias_hn = take(&f, lbr ? H : 0, es);
-    /* inference streams the input projection through chunks of Tc steps */
+    /* the forward streams the input projection through chunks of Tc steps */
     const size_t Tc = (size_t)rnf_chunk_steps(d->steps, d->batch);
     const size_t GHs = (size_t)rnf_row_stride((int64_t)GH, es);
-    L->xw = take(&f, d->training ? 0 : mul3(Tc, B, GHs, &f.overflow), es);
-    L->xg = take(&f, d->training ? 0 : mul3(Tc, B, I, &f.overflow), es);
+    L->xw = take(&f, mul3(Tc, B, GHs, &f.overflow), es);
+    L->xg = take(&f, mul3(Tc, B, I, &f.overflow), es);
     L->hw = take(&f, mul3(B, GHs, 1, &f.overflow), es);
     L->hwt = take(&f, mul3(B, G, Hp, &f.overflow), es); /* per-thread U h, panels padded */
     const size_t BHs = mul3(B, (size_t)rnf_row_stride(d->hidden_size, es), 1, &f.overflow);

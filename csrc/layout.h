@@ -25,7 +25,7 @@ enum { RNF_BARRIER_SLOT = 128 };
  * L1 sets (rnf_rows_share_sets).
  * - The states (h, c, r * h; n = H) are the recurrent product's A: padded,
  *   the product reads them in place rather than copying them once per gate.
- * - The gate buffers (hw and, in inference, xw; n = G * H) are the products'
+ * - The gate buffers (hw and xw; n = G * H) are the products'
  *   C, of which a micro-kernel loads and stores up to 12 rows at once: rows
  *   a multiple of 2 KB apart fall into the same few L1 and L2 sets (LSTM
  *   B256 H1024 T50, 2 threads, with the C prefetch of gemm_tmpl.h: forward
@@ -34,7 +34,7 @@ static inline int64_t rnf_row_stride(int64_t n, size_t es)
 {
     return n > 0 && rnf_rows_share_sets(n * (int64_t)es) ? n + RNF_ROW_PAD : n;
 }
-/* Rows (steps x batch) of one input-projection chunk in inference. */
+/* Rows (steps x batch) of one input-projection chunk of a forward. */
 #define RNF_CHUNK_ROWS 256
 
 typedef struct {
@@ -67,7 +67,7 @@ typedef struct {
 } rnf_jordan_layout;
 
 int rnf_gates(int cell);
-/* Steps whose input projection inference computes at once (chunk of T). */
+/* Steps whose input projection a forward computes at once (chunk of T). */
 int64_t rnf_chunk_steps(int64_t T, int64_t B);
 rnf_status rnf_check_desc(const rnf_desc *d);
 rnf_status rnf_make_layout(const rnf_desc *d, rnf_layout *L);

@@ -287,24 +287,25 @@ static rnf_status FN(rnf_forward)(const rnf_desc *d, const rnf_fwd_args *a, void
     REAL *wih_p = (REAL *)(pk ? pk + L.pk_wih : ws + L.wih_p);
     REAL *whh_p = (REAL *)(pk ? pk + L.pk_whh : ws + L.whh_p);
     REAL *bias_x = (REAL *)(ws + L.bias_x), *bias_hn = (REAL *)(ws + L.bias_hn);
-    REAL *xw = d->training ? (REAL *)(tp + L.t_gates) : (REAL *)(ws + L.xw);
+    /* xw: a chunk's input projection; in training the pre-activations go to
+     * the tape's gates, zt_all */
+    REAL *xw = (REAL *)(ws + L.xw), *zt_all = d->training ? (REAL *)(tp + L.t_gates) : NULL;
     REAL *hw = (REAL *)(ws + L.hw), *rh = (REAL *)(ws + L.rh), *xg = (REAL *)(ws + L.xg);
     REAL *hwt = (REAL *)(ws + L.hwt);
     const int64_t Tc = rnf_chunk_steps(T, B);
-    const int gathered = !d->training && d->reverse && a->seq_lengths;
+    const int gathered = d->reverse && a->seq_lengths;
     const int64_t lazy_rows =
         rnf_lazy_rows(d, d->nthreads, sizeof(REAL), o->side_np > 0 ? o->side_mr : 0);
     REAL *hbuf[2] = {(REAL *)(ws + L.h[0]), (REAL *)(ws + L.h[1])};
     REAL *cbuf[2] = {(REAL *)(ws + L.c[0]), (REAL *)(ws + L.c[1])};
     const int64_t Hs = rnf_row_stride(H, sizeof(REAL)); /* their row stride */
-    /* row strides of hw and, in inference, xw (the tape's xw is GH wide) */
-    const int64_t Ws = rnf_row_stride(GH, sizeof(REAL)), Xs = d->training ? GH : Ws;
+    /* row strides of hw and xw */
+    const int64_t Ws = rnf_row_stride(GH, sizeof(REAL)), Xs = Ws;
     REAL *t_hprev = d->training ? (REAL *)(tp + L.t_hprev) : NULL;
     REAL *t_cprev = d->training && lstm ? (REAL *)(tp + L.t_cprev) : NULL;
     REAL *t_hn = d->training && lbr ? (REAL *)(tp + L.t_hn) : NULL;
     CELLP cp;
     FN(set_cellp)(&cp, d, a->peephole);
-    const int64_t TB = T * B;
     rnf_barrier *bar = (rnf_barrier *)(ws + L.bar);
     rnf_barrier_init(bar, d->nthreads);
 
@@ -332,8 +333,6 @@ static rnf_status FN(rnf_forward)(const rnf_desc *d, const rnf_fwd_args *a, void
                 bias_x[c] = (b_ih ? b_ih[c] : 0) + (b_hh && hh_in_x ? b_hh[c] : 0);
                 if (!hh_in_x) bias_hn[j] = b_hh ? b_hh[c] : 0;
             }
-        if (d->training) /* the tape holds the projection of all T*B rows */
-            FN(project)(o, G, GH, H, I, TB, x, I, wih_t, bias_x, j0, j1, xw);
         for (int64_t p = 0; p < B; ++p)
             for (int64_t j = j0; j < j1; ++j) {
                 hbuf[0][p * Hs + j] = h0 ? h0[perm[p] * H + j] : 0;
@@ -349,10 +348,10 @@ static rnf_status FN(rnf_forward)(const rnf_desc *d, const rnf_fwd_args *a, void
         const int64_t nrow = r1 - r0;
         const REAL *whh_s = bs ? whh_p : whh_t, *wih_s = bs ? wih_p : wih_t;
         REAL *hwt_s = bs ? hwt + G * ((H + nr - 1) / nr) * nr * r0 : hwt_t;
-        REAL *xw_s = bs && !d->training ? xw + Tc * Xs * r0 : xw;
+        REAL *xw_s = bs ? xw + Tc * Xs * r0 : xw;
         REAL *xg_s = bs ? xg + Tc * I * r0 : xg;
         int cur = 0;
-        int64_t nact = B, s0 = 0, s1 = 0, tlo = 0; /* inference chunk: steps [s0, s1) */
+        int64_t nact = B, s0 = 0, s1 = 0, tlo = 0; /* the chunk: steps [s0, s1) */
         FN(lazy) lz = {x, 0, 0, 0, 0, lazy_rows, d->reverse};
         const int lazy = lazy_rows > 0 && !bs && !gathered;
         for (int64_t s = 0; s < T; ++s) {
@@ -360,7 +359,7 @@ static rnf_status FN(rnf_forward)(const rnf_desc *d, const rnf_fwd_args *a, void
             const int64_t na = (nact < r1 ? nact : r1) - r0; /* rows stepped now */
             const REAL *hc = hbuf[cur], *cc = cbuf[cur];
             REAL *hnx = hbuf[cur ^ 1], *cnx = cbuf[cur ^ 1];
-            if (na > 0 && !d->training && s == s1) {
+            if (na > 0 && s == s1) {
                 s0 = s;
                 s1 = s + Tc < plen[r0] ? s + Tc : plen[r0];
                 const int64_t rows = (s1 - s0) * B;
@@ -384,10 +383,9 @@ static rnf_status FN(rnf_forward)(const rnf_desc *d, const rnf_fwd_args *a, void
             }
 /* Row p's input projection at step st (st in the current chunk) */
 #define XW_ROW_AT(p, st)                                                                         \
-    (d->training ? xw + Xs * (FN(time_of)(d->reverse, plen[p], st) * B + perm[p])                \
-     : bs        ? xw_s + Xs * ((st - s0) * nrow + (p) - r0)                                     \
-     : gathered  ? xw + Xs * ((st - s0) * B + (p))                                               \
-                 : xw + Xs * ((FN(time_of)(d->reverse, plen[p], st) - tlo) * B + perm[p]))
+    (bs         ? xw_s + Xs * ((st - s0) * nrow + (p) - r0)                                     \
+     : gathered ? xw + Xs * ((st - s0) * B + (p))                                               \
+                : xw + Xs * ((FN(time_of)(d->reverse, plen[p], st) - tlo) * B + perm[p]))
 #define XW_ROW(p) XW_ROW_AT(p, s)
             if (lazy && na > 0) /* this step's rows, all gates */
                 while (lz.done < (s - s0 + 1) * B &&
@@ -410,9 +408,11 @@ static rnf_status FN(rnf_forward)(const rnf_desc *d, const rnf_fwd_args *a, void
                 FN(recurrent)(o, na, G, ng, 0, H, u1 - u0, hc + r0 * Hs, Hs, whh_s, hwt_s,
                               hw + r0 * Ws + u0, Ws, jobs, nj);
                 if (orig_gru) {
-                    for (int64_t p = r0; p < r0 + na; ++p)
+                    for (int64_t p = r0; p < r0 + na; ++p) {
+                        const int64_t tb = FN(time_of)(d->reverse, plen[p], s) * B + perm[p];
                         o->gru_rz_fwd(&cp, H, u0, u1, XW_ROW(p), hw + p * Ws, hc + p * Hs,
-                                      rh + p * Hs, d->training ? XW_ROW(p) : NULL);
+                                      rh + p * Hs, zt_all ? zt_all + tb * GH : NULL);
+                    }
                     if (!bs) {
                         RNF_SYNC();
                         FN(prefetch_rows)(na, H, rh, Hs);
@@ -422,7 +422,7 @@ static rnf_status FN(rnf_forward)(const rnf_desc *d, const rnf_fwd_args *a, void
                 }
                 for (int64_t p = r0; p < r0 + na; ++p) {
                     const int64_t tb = FN(time_of)(d->reverse, plen[p], s) * B + perm[p];
-                    REAL *xr = XW_ROW(p), *zt = d->training ? xr : NULL;
+                    REAL *xr = XW_ROW(p), *zt = zt_all ? zt_all + tb * GH : NULL;
                     if (t_hprev)
                         for (int64_t j = u0; j < u1; ++j) t_hprev[tb * H + j] = hc[p * Hs + j];
                     if (t_cprev)
@@ -452,8 +452,8 @@ static rnf_status FN(rnf_forward)(const rnf_desc *d, const rnf_fwd_args *a, void
                     if (t_hprev) t_hprev[tb * H + j] = 0;
                     if (t_cprev) t_cprev[tb * H + j] = 0;
                     if (t_hn) t_hn[tb * H + j] = 0;
-                    if (d->training)
-                        for (int64_t g = 0; g < G; ++g) xw[tb * GH + g * H + j] = 0;
+                    if (zt_all)
+                        for (int64_t g = 0; g < G; ++g) zt_all[tb * GH + g * H + j] = 0;
                 }
             }
             cur ^= 1;
@@ -462,7 +462,7 @@ static rnf_status FN(rnf_forward)(const rnf_desc *d, const rnf_fwd_args *a, void
                 /* While the others arrive, ask for the own columns of the
                  * next step's projection rows, which the pointwise pass
                  * reads first (B1 H128: it went from 270 to 200 ns a step). */
-                if (na > 0 && s + 1 < T && (d->training || s + 1 < s1) &&
+                if (na > 0 && s + 1 < s1 &&
                     na * G * (u1 - u0) * (int64_t)sizeof(REAL) <= RNF_PREFETCH_MAX)
                     for (int64_t p = r0; p < r0 + na && s + 1 < plen[p]; ++p)
                         FN(prefetch_rows)(G, u1 - u0, XW_ROW_AT(p, s + 1) + u0, H);
