@@ -28,6 +28,14 @@ static inline int64_t FN(time_of)(int reverse, int64_t len, int64_t s)
     return reverse ? len - 1 - s : s;
 }
 
+/* Row of x, y and the tape, in the caller's (t, b) order, that physical row
+ * p reads or writes at step s. */
+static inline int64_t FN(tape_row)(int reverse, int64_t B, const int64_t *plen,
+                                   const int64_t *perm, int64_t p, int64_t s)
+{
+    return FN(time_of)(reverse, plen[p], s) * B + perm[p];
+}
+
 static void FN(set_cellp)(CELLP *cp, const rnf_desc *d, const void *peephole)
 {
     for (int k = 0; k < 3; ++k) cp->act[k] = d->act[k];
@@ -162,7 +170,7 @@ static void FN(gather_x)(int reverse, int64_t B, int64_t I, const REAL *x, const
     for (int64_t m = m0; m < m1; ++m) {
         const int64_t sp = s0 + m / np, p = pr0 + m % np;
         const REAL *src =
-            sp < plen[p] ? x + (FN(time_of)(reverse, plen[p], sp) * B + perm[p]) * I : NULL;
+            sp < plen[p] ? x + FN(tape_row)(reverse, B, plen, perm, p, sp) * I : NULL;
         for (int64_t i = 0; i < I; ++i) xg[m * I + i] = src ? src[i] : 0;
     }
 }
@@ -409,7 +417,7 @@ static rnf_status FN(rnf_forward)(const rnf_desc *d, const rnf_fwd_args *a, void
                               hw + r0 * Ws + u0, Ws, jobs, nj);
                 if (orig_gru) {
                     for (int64_t p = r0; p < r0 + na; ++p) {
-                        const int64_t tb = FN(time_of)(d->reverse, plen[p], s) * B + perm[p];
+                        const int64_t tb = FN(tape_row)(d->reverse, B, plen, perm, p, s);
                         o->gru_rz_fwd(&cp, H, u0, u1, XW_ROW(p), hw + p * Ws, hc + p * Hs,
                                       rh + p * Hs, zt_all ? zt_all + tb * GH : NULL);
                     }
@@ -421,7 +429,7 @@ static rnf_status FN(rnf_forward)(const rnf_desc *d, const rnf_fwd_args *a, void
                                   hw + r0 * Ws + u0, Ws, NULL, 0);
                 }
                 for (int64_t p = r0; p < r0 + na; ++p) {
-                    const int64_t tb = FN(time_of)(d->reverse, plen[p], s) * B + perm[p];
+                    const int64_t tb = FN(tape_row)(d->reverse, B, plen, perm, p, s);
                     REAL *xr = XW_ROW(p), *zt = zt_all ? zt_all + tb * GH : NULL;
                     if (t_hprev)
                         for (int64_t j = u0; j < u1; ++j) t_hprev[tb * H + j] = hc[p * Hs + j];
@@ -644,13 +652,13 @@ static rnf_status FN(rnf_backward)(const rnf_desc *d, const rnf_bwd_args *a, voi
             const REAL *dhc = dhb[cur], *dcc = dcb[cur];
             REAL *dhn = dhb[cur ^ 1], *dcn = dcb[cur ^ 1];
             for (int64_t p = r0; p < r0 + na; ++p) {
-                const int64_t tb = FN(time_of)(d->reverse, plen[p], s) * B + perm[p];
+                const int64_t tb = FN(tape_row)(d->reverse, B, plen, perm, p, s);
                 const REAL *zt = zt_all + tb * GH;
                 /* Ask for the next row's tape while this row runs: the tape
                  * was written long before, and each row reads a few short
                  * runs of it, too short for the hardware prefetcher. */
                 if (p + 1 < r0 + na) {
-                    const int64_t tn = FN(time_of)(d->reverse, plen[p + 1], s) * B + perm[p + 1];
+                    const int64_t tn = FN(tape_row)(d->reverse, B, plen, perm, p + 1, s);
                     FN(prefetch_rows)(G, u1 - u0, zt_all + tn * GH + u0, H);
                     if (dy) FN(prefetch_rows)(1, u1 - u0, dy + tn * H + u0, H);
                     if (lstm) FN(prefetch_rows)(1, u1 - u0, cprev + tn * H + u0, H);
@@ -694,7 +702,7 @@ static rnf_status FN(rnf_backward)(const rnf_desc *d, const rnf_bwd_args *a, voi
                     o->gemm(na, u1 - u0, H, dg + r0 * GH + 2 * H, GH, 1,
                             whb_p + q0 * GH * nr + 2 * H * nr, GH, drh + r0 * H + u0, H, 0, NULL);
                     for (int64_t p = r0; p < r0 + na; ++p) {
-                        const int64_t tb = FN(time_of)(d->reverse, plen[p], s) * B + perm[p];
+                        const int64_t tb = FN(tape_row)(d->reverse, B, plen, perm, p, s);
                         o->gru_r_bwd(&cp, u0, u1, zt_all + tb * GH, hprev + tb * H, drh + p * H,
                                      dgi + tb * GH, dhn + p * H, rh_all + tb * H, scr);
                         if (!dg_in_dgi)
