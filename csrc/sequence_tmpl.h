@@ -307,8 +307,8 @@ static rnf_status FN(rnf_forward)(const rnf_desc *d, const rnf_fwd_args *a, void
     REAL *hbuf[2] = {(REAL *)(ws + L.h[0]), (REAL *)(ws + L.h[1])};
     REAL *cbuf[2] = {(REAL *)(ws + L.c[0]), (REAL *)(ws + L.c[1])};
     const int64_t Hs = rnf_row_stride(H, sizeof(REAL)); /* their row stride */
-    /* row strides of hw and xw */
-    const int64_t Ws = rnf_row_stride(GH, sizeof(REAL)), Xs = Ws;
+    /* row stride of hw and xw */
+    const int64_t Ws = rnf_row_stride(GH, sizeof(REAL));
     REAL *t_hprev = d->training ? (REAL *)(tp + L.t_hprev) : NULL;
     REAL *t_cprev = d->training && lstm ? (REAL *)(tp + L.t_cprev) : NULL;
     REAL *t_hn = d->training && lbr ? (REAL *)(tp + L.t_hn) : NULL;
@@ -356,7 +356,7 @@ static rnf_status FN(rnf_forward)(const rnf_desc *d, const rnf_fwd_args *a, void
         const int64_t nrow = r1 - r0;
         const REAL *whh_s = bs ? whh_p : whh_t, *wih_s = bs ? wih_p : wih_t;
         REAL *hwt_s = bs ? hwt + G * ((H + nr - 1) / nr) * nr * r0 : hwt_t;
-        REAL *xw_s = bs ? xw + Tc * Xs * r0 : xw;
+        REAL *xw_s = bs ? xw + Tc * Ws * r0 : xw;
         REAL *xg_s = bs ? xg + Tc * I * r0 : xg;
         int cur = 0;
         int64_t nact = B, s0 = 0, s1 = 0, tlo = 0; /* the chunk: steps [s0, s1) */
@@ -374,30 +374,30 @@ static rnf_status FN(rnf_forward)(const rnf_desc *d, const rnf_fwd_args *a, void
                 if (bs) { /* own rows, gathered */
                     const int64_t rr = (s1 - s0) * nrow;
                     FN(gather_x)(d->reverse, B, I, x, perm, plen, s0, r0, nrow, 0, rr, xg_s);
-                    FN(project)(o, G, Xs, H, I, rr, xg_s, I, wih_s, bias_x, 0, H, xw_s);
+                    FN(project)(o, G, Ws, H, I, rr, xg_s, I, wih_s, bias_x, 0, H, xw_s);
                 } else if (gathered) { /* reverse with lengths: all rows, gathered together */
                     rnf_split(rows, nth, tid, &lo, &hi);
                     FN(gather_x)(d->reverse, B, I, x, perm, plen, s0, 0, B, lo, hi, xg);
                     RNF_SYNC();
-                    FN(project)(o, G, Xs, H, I, rows, xg, I, wih_t, bias_x, j0, j1, xw);
+                    FN(project)(o, G, Ws, H, I, rows, xg, I, wih_t, bias_x, j0, j1, xw);
                 } else { /* times [tlo, tlo + s1 - s0), contiguous in x */
                     tlo = d->reverse ? T - s1 : s0;
                     if (lazy) /* projected as the steps need it, below */
                         lz.x = x + tlo * B * I, lz.rows = rows, lz.done = lz.gate = lz.job = 0;
                     else
-                        FN(project)(o, G, Xs, H, I, rows, x + tlo * B * I, I, wih_t, bias_x,
+                        FN(project)(o, G, Ws, H, I, rows, x + tlo * B * I, I, wih_t, bias_x,
                                     j0, j1, xw);
                 }
             }
 /* Row p's input projection at step st (st in the current chunk) */
 #define XW_ROW_AT(p, st)                                                                         \
-    (bs         ? xw_s + Xs * ((st - s0) * nrow + (p) - r0)                                     \
-     : gathered ? xw + Xs * ((st - s0) * B + (p))                                               \
-                : xw + Xs * ((FN(time_of)(d->reverse, plen[p], st) - tlo) * B + perm[p]))
+    (bs         ? xw_s + Ws * ((st - s0) * nrow + (p) - r0)                                     \
+     : gathered ? xw + Ws * ((st - s0) * B + (p))                                               \
+                : xw + Ws * ((FN(time_of)(d->reverse, plen[p], st) - tlo) * B + perm[p]))
 #define XW_ROW(p) XW_ROW_AT(p, s)
             if (lazy && na > 0) /* this step's rows, all gates */
                 while (lz.done < (s - s0 + 1) * B &&
-                       FN(lazy_run)(o, &lz, G, Xs, H, I, wih_t, bias_x, j0, j1, xw))
+                       FN(lazy_run)(o, &lz, G, Ws, H, I, wih_t, bias_x, j0, j1, xw))
                     ;
             if (na > 0) {
                 const int64_t ng = orig_gru ? 2 : G; /* the original GRU's n waits for r */
@@ -408,7 +408,7 @@ static rnf_status FN(rnf_forward)(const rnf_desc *d, const rnf_fwd_args *a, void
                 if (lazy && na == 1 && ng == G && o->side_np > 0) {
                     const int64_t groups = (u1 - u0 + nr - 1) / nr * G / o->side_np;
                     while (nj < groups && nj < RNF_SIDE_JOBS &&
-                           FN(lazy_take)(o, &lz, G, Xs, H, I, wih_t, bias_x, j0, j1, xw,
+                           FN(lazy_take)(o, &lz, G, Ws, H, I, wih_t, bias_x, j0, j1, xw,
                                          jobs + nj))
                         ++nj;
                 }
@@ -477,7 +477,7 @@ static rnf_status FN(rnf_forward)(const rnf_desc *d, const rnf_fwd_args *a, void
                 /* Lazy: run projection jobs of later rows while the others
                  * have not arrived. */
                 while (lazy && !rnf_barrier_passed(bar, nth, tid, n) &&
-                       FN(lazy_run)(o, &lz, G, Xs, H, I, wih_t, bias_x, j0, j1, xw))
+                       FN(lazy_run)(o, &lz, G, Ws, H, I, wih_t, bias_x, j0, j1, xw))
                     ;
                 /* Then the verify, as long as the wait lasts. */
                 while (!rnf_barrier_passed(bar, nth, tid, n) &&
