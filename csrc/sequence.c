@@ -153,6 +153,9 @@ static int rnf_verify_some(rnf_verify *v, size_t max)
  * double LSTM B1 H128 2.6 %, GRU 3 %; float RNN B1 H128 and H256, LSTM B1
  * H64: within the noise). */
 #define RNF_LAZY_ROWS_MIN 6
+/* The fewest rows a job beside the product needs before one thread gains
+ * from the lazy projection (rnf_lazy_rows) */
+#define RNF_SIDE_MR_ALONE 4
 /* The most projection jobs a step's one-row product takes beside it */
 #define RNF_SIDE_JOBS 16
 
@@ -279,8 +282,8 @@ int rnf_call_threads(const rnf_desc *d)
  * side_mr rows of a unit against one panel. At batch 1 the step's own
  * product, bound by L2 bandwidth, runs jobs beside it in its k loop
  * (gemv_side), where the FMA units had time to spare; then one thread
- * gains as well, where the jobs have as many rows as a unit's minimum
- * (side_mr, 0 for none: the AVX-512 kernels' 6; the AVX2 kernels' 3 lost).
+ * gains as well, where the jobs have RNF_SIDE_MR_ALONE rows or more
+ * (side_mr, 0 for none: the AVX-512 kernels' 6, the AVX2 kernels' 4).
  * On an AMD EPYC (Zen 4; T 100, I = H, float unless marked, one process
  * switching between jobs beside the product and jobs only in the waits,
  * 9-40 rounds, time without over time with): 2 threads, LSTM H96 / H128 /
@@ -290,18 +293,28 @@ int rnf_call_threads(const rnf_desc *d)
  * 1.08, GRU H64 / H128 / H192 1.06 / 1.12 / 1.09, RNN H128 / H256 1.12 /
  * 1.10, double LSTM H128 1.08. Jobs of 3 or 4 rows (more jobs a step, each
  * reading its panel again) lost on 2 threads: 0.82-0.87 of 6 rows' speed. The
- * AVX2 kernels (16 registers: jobs of 3 rows), 2 threads: LSTM 1.06, GRU
- * 1.04, double LSTM 1.07; one thread: 0.94, 0.95, 0.85 (not taken).
+ * AVX2 kernels (16 registers: jobs of 3 rows beside 3 panels), 2 threads:
+ * LSTM 1.06, GRU 1.04, double LSTM 1.07; one thread: 0.94, 0.95, 0.85.
+ * Jobs of 4 rows beside 2 panels (units of 8 rows) read each W_ih panel a
+ * third less often; against 3 beside 3 (medians of 7-9 alternating
+ * processes, T 100, I = H): 2 threads, float LSTM B1 H128 / H256 5-9 % / 6 %
+ * faster, GRU H128 / H256 8 % / 3 %, RNN H256 3 %, double LSTM H128 8 %,
+ * GRU 2 %; one thread, now lazy too, float LSTM H64 / H128 4 % / 3 %, GRU
+ * H128 4 %, double LSTM H64 / H128 +3.5 % / -1.6 %, GRU -0.6 %; training
+ * (no jobs, 2 panels at a time) within 0.5 %.
  */
 static int64_t rnf_lazy_rows(const rnf_desc *d, int nth, size_t es, int side_mr)
 {
     if (d->training || d->batch > 2) return 0;
-    if (nth < 2 && !(d->batch == 1 && side_mr >= RNF_LAZY_ROWS_MIN)) return 0;
+    if (nth < 2 && !(d->batch == 1 && side_mr >= RNF_SIDE_MR_ALONE)) return 0;
     const int64_t w = (d->hidden_size + nth - 1) / nth; /* about a thread's units */
     const int64_t slice = rnf_gates(d->cell) * w * d->input_size * (int64_t)es;
     if (slice > RNF_LAZY_SLICE_MAX) return 0;
     const int64_t r = slice / RNF_LAZY_SLICE_PER_ROW;
-    return r < RNF_LAZY_ROWS_MIN ? RNF_LAZY_ROWS_MIN : r;
+    /* at least RNF_LAZY_ROWS_MIN, in whole jobs of side_mr rows */
+    const int64_t rmin = side_mr > 0 ? (RNF_LAZY_ROWS_MIN + side_mr - 1) / side_mr * side_mr
+                                     : RNF_LAZY_ROWS_MIN;
+    return r < rmin ? rmin : r;
 }
 
 /* The batch rows [r0, r1) and hidden units [u0, u1) thread tid steps: all

@@ -71,9 +71,9 @@ static inline __attribute__((always_inline)) void rnf_lanes_4x4(__m512 a, __m512
 #define VL 8
 #define NR 16
 #define MR_MAX 6
-#define NP_WIDE1 3
+#define NP_WIDE1 2
 #define NP_WIDE2 2
-#define SIDE_MR 3 /* 6 + 6 accumulators of 16 registers */
+#define SIDE_MR 4 /* 4 + 8 accumulators of 16 registers (sequence.c: rnf_lazy_rows) */
 #define VMASK __m256i
 #define VMASK_N(n) _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7))
 #define VLOADM(m, p) _mm256_maskload_ps((p), (m))
@@ -221,9 +221,9 @@ static inline __attribute__((always_inline)) void rnf_transpose_f64(__m512d *r)
 #define VL 4
 #define NR 8
 #define MR_MAX 6
-#define NP_WIDE1 3
+#define NP_WIDE1 2
 #define NP_WIDE2 2
-#define SIDE_MR 3 /* 6 + 6 accumulators of 16 registers */
+#define SIDE_MR 4 /* 4 + 8 accumulators of 16 registers (sequence.c: rnf_lazy_rows) */
 #define VMASK __m256i
 #define VMASK_N(n) _mm256_cmpgt_epi64(_mm256_set1_epi64x(n), _mm256_setr_epi64x(0, 1, 2, 3))
 #define VLOADM(m, p) _mm256_maskload_pd((p), (m))
