@@ -393,7 +393,7 @@ static rnf_status FN(rnf_forward)(const rnf_desc *d, const rnf_fwd_args *a, void
 #define XW_ROW_AT(p, st)                                                                         \
     (bs         ? xw_s + Ws * ((st - s0) * nrow + (p) - r0)                                     \
      : gathered ? xw + Ws * ((st - s0) * B + (p))                                               \
-                : xw + Ws * ((FN(time_of)(d->reverse, plen[p], st) - tlo) * B + perm[p]))
+                : xw + Ws * (FN(tape_row)(d->reverse, B, plen, perm, p, st) - tlo * B))
 #define XW_ROW(p) XW_ROW_AT(p, s)
             if (lazy && na > 0) /* this step's rows, all gates */
                 while (lz.done < (s - s0 + 1) * B &&
