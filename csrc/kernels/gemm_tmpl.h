@@ -275,7 +275,9 @@ KFN(block)(int64_t mr, int np, int64_t kc, const REAL *A, int64_t a_rs, int64_t 
     } else if (mr == 1) {
         switch (np) { /* NP_WIDE1 <= 4 */
         case 2: RNF_W(1, 2); break;
+#if NP_WIDE1 > 3
         case 3: RNF_W(1, 3); break;
+#endif
         default: RNF_W(1, NP_WIDE1); break;
         }
     } else {
@@ -600,7 +602,9 @@ static __attribute__((noinline)) void KFN(side_block)(int np, int64_t K, const R
         switch (np) {
         case 1: RNF_S(0, 1); break;
         case 2: RNF_S(0, 2); break;
+#if NP_WIDE1 > 2
         case 3: RNF_S(0, 3); break;
+#endif
 #if NP_WIDE1 > 3
         case 4: RNF_S(0, 4); break;
 #endif
