@@ -154,6 +154,7 @@ ONLY_FAST = [
     ("clip-max-neg", lambda: rnnfast.clip_grad_norm([np.ones(2)], -1), ValueError, r"^max_norm: expected a finite number > 0"),
     ("clip-max-str", lambda: rnnfast.clip_grad_norm([np.ones(2)], "1"), TypeError, r"^max_norm: expected a number > 0"),
     ("clip-grads-list", lambda: rnnfast.clip_grad_norm([[1.0, 2.0]], 1.0), TypeError, r"^grads\[0\]: expected a float numpy array, got list"),
+    ("clip-grads-int", lambda: rnnfast.clip_grad_norm({"g": np.ones(3, np.int64)}, 1.0), TypeError, r"^grads\['g'\]: expected a float numpy array, got dtype int64"),
     ("clip-readonly", lambda: rnnfast.clip_grad_norm({"g": np.broadcast_to(np.ones(1), (3,))}, 1.0), ValueError, r"^grads\['g'\]: is read-only"),
 ]
 

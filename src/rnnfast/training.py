@@ -36,7 +36,8 @@ def clip_grad_norm(grads: Union[Dict[str, np.ndarray], Iterable[np.ndarray], Gra
         if g is None:
             continue
         if not isinstance(g, np.ndarray) or g.dtype.kind != "f":
-            raise TypeError(f"grads[{name!r}]: expected a float numpy array, got {type(g).__name__}")
+            got = f"dtype {g.dtype}" if isinstance(g, np.ndarray) else type(g).__name__
+            raise TypeError(f"grads[{name!r}]: expected a float numpy array, got {got}")
         if not g.flags.writeable:
             raise ValueError(f"grads[{name!r}]: is read-only; clipping scales in place")
         arrays.append(g)
