@@ -15,6 +15,12 @@
 
 #ifndef RNF_KC
 #define RNF_KC 256 /* k-block: an NR-wide panel slice of KC rows (32 KB f32) stays in L1 */
+/* In float, up to this K the product is one k-block: C is then loaded and
+ * stored once, not once a block, and a panel's slice (64 KB at K 512) is read
+ * from L2 by each row block, which it keeps up with (LSTM forward B64 H512,
+ * K = 512 in both products, 2 threads, 7 alternating processes: 2 % faster;
+ * B256 H1024, K = 1024, kept in blocks of 256: 512 was not faster). */
+#define RNF_KC_ONE (sizeof(REAL) == 4 ? 512 : RNF_KC)
 /* m-block: MC rows of A times KC (512 KB) stay in L2. Each m-block reads all
  * of B: 256 rows (a chunk of the input projection, or a batch of 256) in
  * one block read W once, not twice (LSTM forward B256 H1024: 4 % faster). */
@@ -30,7 +36,7 @@
  * H256: 0.999-1.012; double LSTM B16 H256 1.008). */
 #define RNF_PF_SPAN_MIN (1 << 19)
 /* A rows copied at a time (a multiple of MR_MAX; the buffer, its stride
- * padded by RNF_ROW_PAD, lives on the stack: 52 KB in float, 104 in double). */
+ * padded by RNF_ROW_PAD, lives on the stack: 99 KB in float, 104 in double). */
 #define RNF_ACOPY_ROWS 48
 
 #ifdef VTRANSPOSE
@@ -347,12 +353,13 @@ static void KFN(gemm_body)(int64_t M, int G, int64_t N, int64_t K, const REAL *A
     const int64_t stride_bytes = a_rs * (int64_t)sizeof(REAL);
     const int copy_a = a_cs == 1 && M > 2 && rnf_rows_share_sets(stride_bytes);
     const int copy_t = a_rs == 1 && M > 2 && a_cs * (int64_t)sizeof(REAL) >= 1024;
-    REAL abuf[RNF_ACOPY_ROWS * (RNF_KC + RNF_ROW_PAD)] __attribute__((aligned(64)));
+    REAL abuf[RNF_ACOPY_ROWS * (RNF_KC_ONE + RNF_ROW_PAD)] __attribute__((aligned(64)));
 #endif
+    const int64_t kcb = K <= (int64_t)RNF_KC_ONE ? K : RNF_KC; /* k-block */
     for (int64_t m0 = 0; m0 < M; m0 += mcb) {
         const int64_t mb = M - m0 < mcb ? M - m0 : mcb;
-        for (int64_t k0 = 0; k0 < K; k0 += RNF_KC) {
-            const int64_t kc = K - k0 < RNF_KC ? K - k0 : RNF_KC;
+        for (int64_t k0 = 0; k0 < K; k0 += kcb) {
+            const int64_t kc = K - k0 < kcb ? K - k0 : kcb;
             const int load_c = acc || k0 > 0;
             const REAL *b0 = load_c ? NULL : bias;
             const REAL *Ab = A + m0 * a_rs + k0 * a_cs;
@@ -383,7 +390,7 @@ static void KFN(gemm_body)(int64_t M, int G, int64_t N, int64_t K, const REAL *A
                     for (int64_t i = 0; i < sb; ++i)
                         memcpy(abuf + i * rs, As + i * a_rs, (size_t)kc * sizeof(REAL));
                     As = abuf;
-                } else if (copy_t) { /* kc x sb <= the buffer's ACOPY_ROWS x (KC + PAD) */
+                } else if (copy_t) { /* kc x sb <= the buffer's ACOPY_ROWS x (KC_ONE + PAD) */
                     cs = sb;
                     for (int64_t k = 0; k < kc; ++k)
                         memcpy(abuf + k * cs, As + k * a_cs, (size_t)sb * sizeof(REAL));
