@@ -22,7 +22,8 @@
  * processes: GRU 4 %, RNN 2 %, LSTM 0-1 % faster; B256 H1024, K = 1024, kept
  * in blocks of 256: 512 was not faster). Double keeps 256, unmeasured. */
 #define RNF_KC_ONE (sizeof(REAL) == 4 ? 512 : RNF_KC)
-/* m-block: MC rows of A times KC (512 KB) stay in L2. Each m-block reads all
+/* m-block: MC rows of A times KC (512 KB; 1 MB where a float K up to
+ * RNF_KC_ONE is one block) stay in L2. Each m-block reads all
  * of B: 256 rows (a chunk of the input projection, or a batch of 256) in
  * one block read W once, not twice (LSTM forward B256 H1024: 4 % faster). */
 #define RNF_MC (sizeof(REAL) == 4 ? 512 : 256)
