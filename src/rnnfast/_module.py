@@ -75,6 +75,8 @@ class Module:
     arrays of the layer's dtype, which are updated in place (by optimisers,
     load_state_dict or attribute assignment), so references stay valid."""
 
+    _plan = None  # what the next inference call may run at once (layers); none yet
+
     def __init__(self, dtype: Any, seed: Optional[int]):
         object.__setattr__(self, "_params", {})
         self.dtype = layer_dtype(dtype)
@@ -140,6 +142,8 @@ class Module:
 
     def __setattr__(self, name: str, value: Any) -> None:
         params = self.__dict__.get("_params")
+        if not name.startswith("_"):  # mode, options or a parameter: a plan may not hold
+            object.__setattr__(self, "_plan", None)
         if params is not None and name in params:
             p = params[name]
             np.copyto(p, checked(value, name, self.dtype, p.shape, "as the parameter's"))
@@ -149,7 +153,7 @@ class Module:
     def __getstate__(self):
         d = dict(self.__dict__)
         d["_snap"], d["_packs"], d["_state"] = {}, {}, None  # caches and tapes: rebuilt
-        d["_trusted"] = False
+        d["_trusted"], d["_plan"] = False, None
         return d
 
     def __setstate__(self, d):

@@ -57,6 +57,18 @@ def _act_codes(acts: Sequence[str]) -> tuple:
     return codes
 
 
+def _run(c: _checks.Call, x: np.ndarray, h0, c0, seq_lengths, packed: np.ndarray,
+         nthreads: int, verify) -> tuple:
+    """The kernel call of c's weights and options on the arrays given (c's
+    own, from _forward; a layer's later calls pass theirs with the Call it
+    kept, rnnfast.layers). Returns _kernels.forward's tuple."""
+    return _kernels.forward(
+        c.cell, x, c.w_ih, c.w_hh, c.b_ih, c.b_hh, h0, c0 if c.cell == "lstm" else None,
+        c.peephole, seq_lengths, reverse=c.reverse, clip=c.clip, acts=_act_codes(c.acts),
+        lbr=c.linear_before_reset, training=c.keep_tape, nthreads=nthreads, packed=packed,
+        verify=verify)
+
+
 def _forward(c: _checks.Call, copy_x: bool = True, copy_w: bool = True,
              packed: Optional[np.ndarray] = None, nthreads: Optional[int] = None,
              verify=None) -> SequenceOutput:
@@ -68,12 +80,8 @@ def _forward(c: _checks.Call, copy_x: bool = True, copy_w: bool = True,
     (_kernels.forward); then returns (output, stale bits)."""
     if packed is None:
         packed, c.w_ih, c.w_hh = _packs.prepared(c)
-    y, h_n, c_n, raw, stale = _kernels.forward(
-        c.cell, c.x, c.w_ih, c.w_hh, c.b_ih, c.b_hh, c.h0, c.c0 if c.cell == "lstm" else None,
-        c.peephole, c.seq_lengths, reverse=c.reverse, clip=c.clip, acts=_act_codes(c.acts),
-        lbr=c.linear_before_reset, training=c.keep_tape,
-        nthreads=nthreads or _threads.for_call(), packed=packed, verify=verify,
-    )
+    y, h_n, c_n, raw, stale = _run(c, c.x, c.h0, c.c0, c.seq_lengths, packed,
+                                   nthreads or _threads.for_call(), verify)
     tape = _Tape(c, raw, copy_x, copy_w, packed) if c.keep_tape else None
     out = SequenceOutput(y, h_n, c_n, tape)
     return out if verify is None else (out, stale)
