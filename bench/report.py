@@ -27,6 +27,7 @@ QUICK = [(20, 1, 32), (20, 8, 64)]
 
 
 SETTLE = 0.2  # seconds: let the previous implementation's worker threads stop spinning
+WARMUP = 0.05  # seconds of calls (at least one) before the timed ones
 
 
 def median_time(fn, repeats: int, budget: float) -> float:
@@ -34,9 +35,17 @@ def median_time(fn, repeats: int, budget: float) -> float:
 
     Thread pools (OpenMP, ONNX Runtime's) spin-wait for a while after a call;
     on a 2-core machine that steals the cores from whatever runs next, so
-    each implementation starts after the previous one's pool has gone idle."""
+    each implementation starts after the previous one's pool has gone idle.
+    Then it runs for WARMUP seconds untimed: after the pause, the first calls
+    of a small problem wake sleeping threads and idle cores, and ran up to
+    20 % slower (ONNX Runtime's LSTM at batch 1: 0.386 ms over 7 calls
+    straight after the pause, 0.347 after the warm-up; rnnfast's 0.208 and
+    0.208), which is not what a loop of calls sees."""
     time.sleep(SETTLE)
-    fn()  # warm up: first-call allocation, thread start
+    start = time.perf_counter()
+    fn()  # first-call allocation, thread start
+    while time.perf_counter() - start < WARMUP:
+        fn()
     times = []
     start = time.perf_counter()
     for _ in range(repeats):
