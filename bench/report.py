@@ -37,10 +37,11 @@ def median_time(fn, repeats: int, budget: float) -> float:
     on a 2-core machine that steals the cores from whatever runs next, so
     each implementation starts after the previous one's pool has gone idle.
     Then it runs for WARMUP seconds untimed: after the pause, the first calls
-    of a small problem wake sleeping threads and idle cores, and ran up to
-    20 % slower (ONNX Runtime's LSTM at batch 1: 0.386 ms over 7 calls
-    straight after the pause, 0.347 after the warm-up; rnnfast's 0.208 and
-    0.208), which is not what a loop of calls sees."""
+    of a small problem wake sleeping threads and idle cores, which a loop of
+    calls does not see. At batch 1, LSTM, medians of 7 calls over 5 rounds
+    in two runs, straight after the pause against after the warm-up: ONNX
+    Runtime 0.429 / 0.343 ms and 0.386 / 0.347, rnnfast 0.316 / 0.280 and
+    0.208 / 0.208."""
     time.sleep(SETTLE)
     start = time.perf_counter()
     fn()  # first-call allocation, thread start
