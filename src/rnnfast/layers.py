@@ -218,10 +218,9 @@ class _Recurrent(Module):
     # 0.231-0.255 ms where its threads sat on near cores, GRU 8 %, RNN 7 %.)
     def _planned(self, plan: tuple, x, hx, seq_lengths) -> Optional[tuple]:
         """The call's result from the plan, or None where the plan no
-        longer holds (it is dropped, and the call goes the whole way)."""
+        longer holds (the caller drops it and goes the whole way)."""
         arch, layers_ = plan
         if _kernels.arch_name() != arch:
-            self._plan = None
             return None
         x, T, B, h0, c0, lens = self._inputs(x, hx, seq_lengths)
         n, inp, outs = _threads.for_call(), x, []
@@ -230,7 +229,7 @@ class _Recurrent(Module):
                 c, inp, None if h0 is None else h0[l], None if c0 is None else c0[l], lens,
                 packed, n, verify)
             if stale:  # a weight changed: compared first from now on
-                self._plan, self._trusted = None, False
+                self._trusted = False
                 return None
             outs.append(SequenceOutput(y, h_n, c_n, None))
             inp = y
